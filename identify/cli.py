@@ -1,0 +1,174 @@
+"""Command line: ``identify check | catalog | demo``.
+
+Thin by design: parse options, call the library, print text or JSON. Every
+:class:`~identify.errors.IdentifyError` becomes one ``error: ...`` line on stderr and exit
+code 2; argparse's own usage errors are shortened to one line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from identify.errors import IdentifyError
+from identify.model.catalog import CATALOG
+from identify.symbolic.check import CheckResult, check
+from identify.symbolic.graph import plot_graph, write_graph
+from identify.textout import format_check, format_prediction, format_verdict_table
+from identify.theory.rates import parse_cells, predict
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit code 2
+        raise IdentifyError(f"{message} (see `{self.prog} --help`)")
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gate", default="softmax",
+                   help="gate: NAME or NAME:key=value,... (default: softmax; see `identify catalog`)")
+    p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
+    p.add_argument("--order", type=int, default=2, help="Taylor order r (default: 2)")
+    p.add_argument("--atoms", type=int, default=2, help="number of atoms k (default: 2)")
+    p.add_argument("--estimator", default="lse", help="estimator (default: lse)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the rational sample points")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="identify", description=(
+        "Identifiability of gated mixture-of-experts models: derivative families, relations "
+        "(PDEs) with exact proofs, certified ranks and verdicts."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("check", help="analyse one expert formula or catalog entry")
+    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
+    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _model_options(p)
+    p.add_argument("--cells", default="1,2", help="cell sizes for the rate prediction (1,2)")
+    p.add_argument("--graph", metavar="FILE", help="write the interaction graph (.json/.graphml)")
+    p.add_argument("--plot", metavar="FILE", help="draw the interaction graph (.svg/.png)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("rates", help="predicted estimation rates per parameter block")
+    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
+    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _model_options(p)
+    p.add_argument("--cells", default="1,2", help="cell sizes: 1 = exact, m > 1 = over-fitted")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("catalog", help="list the built-in experts (and gates)")
+    p.add_argument("--check", action="store_true", help="analyse every entry: table of verdicts")
+    p.add_argument("--dim", type=int, default=1, help="input dimension for the formulas")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser("demo", help="the main job: the catalog's verdict table")
+    return parser
+
+
+def _run_check(args: argparse.Namespace) -> CheckResult:
+    if (args.formula is None) == (args.expert is None):
+        raise IdentifyError("give an expert formula or --expert NAME (one of them)",
+                            hint=f'e.g. identify {args.command} "tanh(a*x+b)"')
+    cells = parse_cells(args.cells)  # validate before the analysis runs
+    del cells
+    return check(args.formula, args.gate, catalog=args.expert, dim=args.dim, order=args.order,
+                 atoms=args.atoms, estimator=args.estimator, seed=args.seed)
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = _run_check(args)
+    prediction = predict(result, parse_cells(args.cells))
+    written = []
+    if args.graph:
+        written.append(write_graph(result.graph, args.graph))
+    if args.plot:
+        written.append(plot_graph(result.graph, args.plot,
+                                  f"{result.model.expert.formula} ({result.model.gate.name})"))
+    if args.json:
+        d = result.to_dict()
+        d["prediction"] = prediction.to_dict()
+        print(json.dumps(d, indent=2))
+    else:
+        print(format_check(result))
+        print()
+        print(format_prediction(prediction))
+        for path in written:
+            print(f"wrote {path}")
+    return 0
+
+
+def _rates(args: argparse.Namespace) -> int:
+    result = _run_check(args)
+    prediction = predict(result, parse_cells(args.cells))
+    if args.json:
+        print(json.dumps({"model": result.model.to_dict(), "verdict": result.verdict.value,
+                          **prediction.to_dict()}, indent=2))
+    else:
+        print(f"identify rates: {result.model.expert.formula}  (gate {result.model.gate.spec}, "
+              f"{result.model.estimator.value}; verdict: {result.verdict.value})")
+        print(format_prediction(prediction))
+    return 0
+
+
+def _catalog_results(dim: int) -> list[CheckResult]:
+    return [check(catalog=name, dim=dim) for name in CATALOG]
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    from identify.model.catalog import catalog_formula
+    from identify.model.gate import GATES
+
+    if args.check:
+        results = _catalog_results(args.dim)
+        if args.json:
+            print(json.dumps([r.to_dict() for r in results], indent=2))
+        else:
+            print(format_verdict_table(results))
+        return 0
+    entries = [{"name": n, "formula": catalog_formula(n, args.dim), "description": e.description}
+               for n, e in CATALOG.items()]
+    gates = [{"name": n, "summary": g.summary, "reference": g.reference} for n, g in GATES.items()]
+    if args.json:
+        print(json.dumps({"experts": entries, "gates": gates}, indent=2))
+        return 0
+    width = max(len(e["name"]) for e in entries)
+    print(f"Experts (d = {args.dim}):")
+    for e in entries:
+        print(f"  {e['name']:<{width}}  {e['formula']:<28}  {e['description']}")
+    print("Gates:")
+    for g in gates:
+        print(f"  {g['name']:<{width}}  {g['summary']}  [{g['reference']}]")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    print("identify demo: every catalog expert under softmax gating, least squares, d = 1, "
+          "order 2, 2 atoms\n")
+    print(format_verdict_table(_catalog_results(1)))
+    print("\nDetails for one expert: identify check --expert ridge-tanh")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``identify`` command; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        commands = {"check": _check, "rates": _rates, "catalog": _catalog, "demo": _demo}
+        return commands[args.command](args)
+    except IdentifyError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

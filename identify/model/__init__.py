@@ -1,0 +1,1 @@
+"""Model definitions: experts (safely parsed formulas), gates, the catalog."""

@@ -1,0 +1,1 @@
+"""Symbolic analysis: derivative families, relations with proofs, certified ranks, verdicts."""

@@ -1,0 +1,312 @@
+"""Analyse one family: zero functions, relations with proofs, a certified rank.
+
+Steps (theory.md section 3, design.md "exact where it decides"):
+
+1. Structural pass: members that differentiate to exactly 0, and members whose expression
+   is identical to an earlier member's (duplicates), are relations proved on sight.
+2. Collocation at one generic rational atom, in ball arithmetic: column-greedy
+   elimination gives certified pivot columns and candidate dependent columns.
+3. Each candidate dependent column: its support (earlier pivots with nonzero
+   coefficient) seeds a polynomial-coefficient ansatz; the relation found is proved by
+   exact simplification. An unproved candidate makes the analysis incomplete.
+4. Joint collocation over all k atoms: a nonzero minor of size k * rank certifies that the
+   atoms add no cross-atom relation (and, with the proved relations, that the rank is exact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+from flint import arb
+
+from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, is_finite, to_arb, workprec
+from identify.symbolic.family import Member
+from identify.symbolic.linalg import Elimination, dependent_coefficients, eliminate
+from identify.symbolic.points import PointSampler
+from identify.symbolic.relations import AnsatzContext as _Context
+from identify.symbolic.relations import Relation, discover_relation
+
+__all__ = ["RankCertificate", "FamilyAnalysis", "analyze_family", "PRECISIONS"]
+
+PRECISIONS = (256, 512, 1024)
+ROW_MARGIN = 8
+
+
+def _q(v: Fraction) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+@dataclass(frozen=True)
+class RankCertificate:
+    """A square minor of the collocation matrix whose determinant is proved nonzero.
+
+    The matrix entries are the family's members (columns, for each atom) evaluated at exact
+    rational input points (rows) in ball arithmetic; the determinant's ball excludes 0.
+    """
+
+    size: int
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    atoms: tuple[dict[str, str], ...]
+    determinant: str
+    precision_bits: int
+
+    @property
+    def text(self) -> str:
+        return (f"nonzero {self.size}x{self.size} minor of the collocation matrix at "
+                f"{len(self.atoms)} rational atom(s): |det| in {self.determinant} "
+                f"(ball arithmetic, {self.precision_bits} bits)")
+
+    def to_dict(self) -> dict:
+        return {"kind": "nonzero-minor", "size": self.size, "columns": list(self.columns),
+                "rows": [list(r) for r in self.rows], "atoms": list(self.atoms),
+                "determinant": self.determinant, "precision_bits": self.precision_bits,
+                "text": self.text}
+
+
+@dataclass(frozen=True)
+class FamilyAnalysis:
+    """What is proved about one family.
+
+    Attributes
+    ----------
+    members:
+        The family, in canonical order.
+    zero_functions:
+        One-term relations: members that vanish identically.
+    relations:
+        A basis of the remaining relations (duplicates and others), each proved.
+    rank:
+        Certified rank for one atom.
+    unproved:
+        Members that looked dependent numerically but whose relation was not proved.
+    atoms, joint_rank:
+        Number of atoms and the certified rank of the union of their families.
+    certificate:
+        The nonzero minor behind ``joint_rank``.
+    """
+
+    members: tuple[Member, ...]
+    zero_functions: tuple[Relation, ...]
+    relations: tuple[Relation, ...]
+    rank: int
+    unproved: tuple[Member, ...]
+    atoms: int
+    joint_rank: int
+    certificate: RankCertificate | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def complete(self) -> bool:
+        """Every relation is accounted for: rank + relations = size, and atoms do not interact."""
+        return (not self.unproved
+                and self.rank + len(self.relations) + len(self.zero_functions) == self.size
+                and self.joint_rank == self.atoms * self.rank)
+
+    @property
+    def independent(self) -> bool | None:
+        """True (certified), False (a relation is proved) or None (inconclusive)."""
+        if self.relations or self.zero_functions:
+            return False
+        return True if self.complete else None
+
+    @property
+    def only_duplicates(self) -> bool | None:
+        """Read as a set (duplicates merged), is the family independent?"""
+        if self.zero_functions or any(r.kind != "duplicate" for r in self.relations):
+            return False
+        return True if self.complete else None
+
+    def to_dict(self) -> dict:
+        return {
+            "size": self.size,
+            "members": [m.label for m in self.members],
+            "rank": self.rank,
+            "zero_functions": [list(r.members[0].derivative) for r in self.zero_functions],
+            "zero_function_labels": [r.members[0].label for r in self.zero_functions],
+            "relations": [r.to_dict() for r in self.relations],
+            "unproved": [m.label for m in self.unproved],
+            "atoms": self.atoms,
+            "joint_rank": self.joint_rank,
+            "complete": self.complete,
+            "certificate": self.certificate.to_dict() if self.certificate else None,
+            "notes": list(self.notes),
+        }
+
+
+def _structural(members: Sequence[Member]) -> tuple[list[Relation], list[Relation], list[int]]:
+    zeros: list[Relation] = []
+    dups: list[Relation] = []
+    reps: list[int] = []
+    seen: dict[sympy.Expr, int] = {}
+    for i, m in enumerate(members):
+        if m.expr == 0:
+            zeros.append(Relation(((m, sympy.Integer(1)),), "identically zero after differentiation"))
+        elif m.expr in seen:
+            first = members[seen[m.expr]]
+            dups.append(Relation(((first, sympy.Integer(1)), (m, sympy.Integer(-1))),
+                                 "identical expressions"))
+        else:
+            seen[m.expr] = i
+            reps.append(i)
+    return zeros, dups, reps
+
+
+class _Collocation:
+    """Rows of member values at rational input points, for fixed atoms."""
+
+    def __init__(self, program: ArbProgram, n_inputs: int, sampler: PointSampler, positive: bool,
+                 pattern: tuple | None = None):
+        self.program = program
+        self.n_inputs = n_inputs
+        self.sampler = sampler
+        self.positive = positive
+        self.pattern = pattern  # smooth piece every row must lie on (set by the first row)
+
+    def rows(self, atoms: Sequence[Sequence[Fraction]], count: int
+             ) -> tuple[list[list[arb]], list[tuple[Fraction, ...]]] | None:
+        thetas = [[to_arb(v) for v in atom] for atom in atoms]
+        rows: list[list[arb]] = []
+        points: list[tuple[Fraction, ...]] = []
+        attempts = 0
+        while len(rows) < count:
+            attempts += 1
+            if attempts > 10 * count + 40:
+                return None
+            x = self.sampler.input_point(self.n_inputs, self.positive)
+            if x in points:
+                continue
+            xa = [to_arb(v) for v in x]
+            row: list[arb] = []
+            pattern: list[tuple[int, ...]] = []
+            try:
+                for theta in thetas:
+                    row.extend(self.program(xa + theta))
+                    pattern.append(self.program.pattern)
+            except (NonSmoothPoint, ZeroDivisionError, ValueError):
+                continue
+            if not is_finite(row) or all(v.is_zero() for v in row):
+                continue
+            if self.pattern is None:
+                self.pattern = tuple(pattern)
+            elif tuple(pattern) != self.pattern:
+                continue  # another smooth piece
+            rows.append(row)
+            points.append(x)
+        return rows, points
+
+
+def analyze_family(
+    members: Sequence[Member],
+    inputs: Sequence[sympy.Symbol],
+    params: Sequence[sympy.Symbol],
+    atoms: Sequence[dict[sympy.Symbol, Fraction]],
+    *,
+    seed: int = 0,
+    precisions: Sequence[int] = PRECISIONS,
+    positive: Collection[sympy.Symbol] = (),
+) -> FamilyAnalysis:
+    """Zero functions, a proved relation basis and a certified rank for ``members``."""
+    members = tuple(members)
+    zeros, dups, reps = _structural(members)
+    rep_members = [members[i] for i in reps]
+    notes: list[str] = []
+    if not reps:
+        return FamilyAnalysis(members, tuple(zeros), tuple(dups), 0, (), len(atoms), 0, None)
+    program = ArbProgram([m.expr for m in rep_members], list(inputs) + list(params))
+    atom_values = [[atom[s] for s in params] for atom in atoms]
+    sampler = PointSampler(seed)
+    positive_params = [s in positive for s in params]
+    positive = False
+    relations: list[Relation] = []
+    unproved: list[int] = []
+    prec = precisions[0]
+    elim = Elimination()
+    for attempt, prec in enumerate(precisions):
+        with workprec(prec):
+            n_rows = (len(reps) + ROW_MARGIN) * (attempt + 1)
+            coll = _Collocation(program, len(inputs), PointSampler(seed + attempt), positive)
+            got = coll.rows(atom_values[:1], n_rows)
+            if got is None and not positive:
+                positive = True
+                notes.append("the family is not finite on the whole domain; inputs sampled in (0, 2]")
+                coll = _Collocation(program, len(inputs), PointSampler(seed), positive)
+                got = coll.rows(atom_values[:1], n_rows)
+            if got is None:
+                notes.append("could not find enough points where the family is finite")
+                return FamilyAnalysis(members, tuple(zeros), tuple(dups), 0,
+                                      tuple(rep_members), len(atoms), 0, None, tuple(notes))
+            A, pts = got
+            reference = dict(zip(inputs, pts[0], strict=True))
+            reference.update(zip(params, atom_values[0], strict=True))
+            piece = coll.pattern[0] if coll.pattern else ()
+            elim = eliminate(A)
+            relations, unproved = [], []
+            for col, before in elim.dependent:
+                vals = dependent_coefficients(A, elim, col, before)
+                support = [b for b, v in zip(before, vals, strict=True) if not v.contains(0)] + [col]
+                ctx = _Context(len(inputs), params, sampler, positive, positive_params,
+                               reference, piece)
+                rel = discover_relation(program, rep_members, support, ctx)
+                if rel is None and len(support) < len(before) + 1:
+                    rel = discover_relation(program, rep_members, list(before) + [col], ctx)
+                if rel is None:
+                    unproved.append(col)
+                else:
+                    relations.append(rel)
+        if not unproved:
+            break
+    rank = elim.rank
+    joint, cert = 0, None
+    for attempt, jprec in enumerate(dict.fromkeys((prec, *precisions[1:]))):
+        with workprec(jprec):
+            coll = _Collocation(program, len(inputs), PointSampler(seed + 101 + attempt), positive)
+            got = coll.rows(atom_values, (len(atoms) * len(reps) + ROW_MARGIN) * (attempt + 1))
+            if got is None:
+                continue
+            J, pts = got
+            jel = eliminate(J)
+            if jel.rank < joint:
+                continue
+            joint = jel.rank
+            labels = [f"{rep_members[c % len(reps)].label} @ atom {c // len(reps) + 1}"
+                      for c in jel.pivot_cols]
+            cert = RankCertificate(
+                size=jel.rank,
+                columns=tuple(labels),
+                rows=tuple(tuple(_q(v) for v in pts[r]) for r in jel.pivot_rows),
+                atoms=tuple({s.name: _q(v) for s, v in atom.items()} for atom in atoms),
+                determinant=jel.determinant().str(5, radius=True),
+                precision_bits=jprec,
+            )
+        if joint >= len(atoms) * rank:
+            break
+    if joint < len(atoms) * rank:
+        notes.append(f"the joint rank over {len(atoms)} atoms ({joint}) is below {len(atoms)} x "
+                     f"{rank}: cross-atom relations or too few points; inconclusive")
+    if unproved:
+        notes.append(f"{len(unproved)} member(s) looked dependent at {prec} bits but no relation "
+                     "was proved: inconclusive")
+    zeros += [r for r in relations if r.kind == "zero"]
+    relations = [r for r in relations if r.kind != "zero"]
+    all_relations = sorted(dups + relations,
+                           key=lambda r: (len(r.terms), r.order,
+                                          [members.index(m) for m in r.members]))
+    return FamilyAnalysis(
+        members=members,
+        zero_functions=tuple(zeros),
+        relations=tuple(all_relations),
+        rank=rank,
+        unproved=tuple(rep_members[c] for c in unproved),
+        atoms=len(atoms),
+        joint_rank=joint,
+        certificate=cert,
+        notes=tuple(notes),
+    )
