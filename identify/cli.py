@@ -64,6 +64,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", type=int, default=1, help="input dimension for the formulas")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("simulate", help="confirm the predicted rates by simulation (a sweep)")
+    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
+    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    p.add_argument("--preset", metavar="NAME", help="a shipped setup (see `identify catalog`)")
+    p.add_argument("--gate", default="softmax", help="gate (default: softmax)")
+    p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
+    p.add_argument("--estimator", default="lse", help="lse or gaussian (default: lse)")
+    p.add_argument("--truth", default="default",
+                   help="'default' (generated) or a TOML file with the model and its atoms")
+    p.add_argument("--fitted-k", default="2,3", help="fitted atom counts (default: 2,3)")
+    p.add_argument("--n", default="1e2:2e4:10",
+                   help="sample sizes: LOW:HIGH:COUNT log-spaced, or a list (default 1e2:2e4:10)")
+    p.add_argument("--reps", type=int, default=10, help="replicates per size (default: 10)")
+    p.add_argument("--store", default="identify-results.sqlite",
+                   help="SQLite results file; rerunning resumes (default: identify-results.sqlite)")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
+    p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a Dask scheduler address")
+    p.add_argument("--init", default="near-truth", choices=["near-truth", "random", "mixed"],
+                   help="initialisation (default: the papers' near-truth protocol)")
+    p.add_argument("--restarts", type=int, default=2, help="starts per fit (default: 2)")
+    p.add_argument("--plot", metavar="STEM", help="write the log-log plot to STEM.svg/.png")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     sub.add_parser("demo", help="the main job: the catalog's verdict table")
     return parser
 
@@ -152,6 +176,58 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import os
+
+    from identify.model.catalog import catalog_formula
+    from identify.numeric.fit import FitSettings
+    from identify.numeric.plots import plot_slopes
+    from identify.numeric.simulate import simulate
+    from identify.numeric.slopes import slope_table
+
+    formula = args.formula
+    if args.expert:
+        if formula:
+            raise IdentifyError("give an expert formula or --expert NAME, not both")
+        formula = catalog_formula(args.expert, args.dim)
+    try:
+        ks = tuple(int(v) for v in args.fitted_k.split(","))
+    except ValueError:
+        raise IdentifyError(f"--fitted-k takes integers like 2,3, got {args.fitted_k!r}") from None
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise IdentifyError(f"--workers must be >= 1, got {workers}")
+    if args.restarts < 1:
+        raise IdentifyError(f"--restarts must be >= 1, got {args.restarts}")
+    settings = FitSettings(init=args.init, restarts=args.restarts)
+    result = simulate(formula, args.gate, preset=args.preset, truth=args.truth, dim=args.dim,
+                      estimator=args.estimator, fitted_ks=ks, ns=args.n, replicates=args.reps,
+                      settings=settings, store=args.store, workers=workers,
+                      scheduler=args.scheduler, progress=not args.no_progress)
+    paths = plot_slopes(result.slopes, args.plot, title=result.spec.model["expert"]) \
+        if args.plot else ()
+    if args.json:
+        print(json.dumps({**result.to_dict(), "plots": list(paths)}, indent=2))
+        return 0
+    spec = result.spec
+    m = spec.model
+    print(f"identify simulate: {m['expert']} (gate {m['gate']}, {m['estimator']}, d = {m['dim']})")
+    print(f"  truth: {spec.truth['name']} with {len(spec.truth['atoms'])} atoms; fitted k = "
+          f"{list(spec.fitted_ks)}; n = {list(spec.ns)}; {spec.replicates} replicates")
+    for k, p in spec.predictions.items():
+        print(f"  k = {k}: verdict {p['verdict']}; source {p['source']}")
+    print(f"  store: {args.store} (sweep {spec.sweep_id}); {len(result.rows)} tasks, "
+          f"{result.failed} failed fits")
+    print()
+    print(slope_table(result.slopes))
+    for f in result.slopes:
+        if f.predicted is None or f.verdict != "confirmed":
+            print(f"  {f.quantity} (k = {f.fitted_k}): {f.reason}")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``identify`` command; returns the exit code."""
     parser = build_parser()
@@ -160,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
-        commands = {"check": _check, "rates": _rates, "catalog": _catalog, "demo": _demo}
+        commands = {"check": _check, "rates": _rates, "simulate": _simulate,
+                    "catalog": _catalog, "demo": _demo}
         return commands[args.command](args)
     except IdentifyError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

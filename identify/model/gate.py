@@ -96,6 +96,23 @@ class Gate(ABC):
         """Names an expert formula may not use (the gate's parameters and its bias)."""
         return frozenset({s.name for s in flatten(self.blocks(dim))} | {"beta0"})
 
+    # -- numerics (identify.numeric): the whole gate, not only one atom's kernel ----------
+    #: how scores become weights: "softmax", "sigmoid", "normalised-sigmoid" or "top-k"
+    normaliser: ClassVar[str] = "softmax"
+    #: parameters shared by all atoms (e.g. the temperature)
+    shared: ClassVar[tuple[str, ...]] = ()
+    #: parameters pinned to 0 in the last atom (softmax shift invariance)
+    pinned: ClassVar[tuple[str, ...]] = ("beta0", "beta1")
+
+    def score(self, inputs: tuple[sympy.Symbol, ...], dim: int) -> sympy.Expr:
+        """One atom's score s_i(x) (bias beta0 included); weights are normalise(scores)."""
+        return sympy.log(self.kernel(inputs, dim)) + make_symbol("beta0")
+
+    def weight_of(self, values: Mapping[str, float]) -> float:
+        """The atom's weight in the mixing measure (theory.md section 2)."""
+        import math
+        return math.exp(values["beta0"])
+
     @property
     def spec(self) -> str:
         """The specification that rebuilds this gate, e.g. ``top-k:k=2,experts=4``."""
@@ -136,6 +153,7 @@ class Softmax(Gate):
 class Temperature(Gate):
     """Dense-to-sparse gate: softmax((beta1 . x + beta0) / tau), tau > 0 shared by all experts."""
 
+    shared = ("tau",)
     name = "temperature"
     summary = "softmax((beta1 . x + beta0) / tau); kernel exp(beta1 . x / tau), tau > 0"
     reference = "arXiv:2401.13875"
@@ -148,6 +166,9 @@ class Temperature(Gate):
     def kernel(self, inputs: tuple[sympy.Symbol, ...], dim: int) -> sympy.Expr:
         return sympy.exp(dot(vector("beta1", dim), inputs) / make_symbol("tau"))
 
+    def score(self, inputs: tuple[sympy.Symbol, ...], dim: int) -> sympy.Expr:
+        return (dot(vector("beta1", dim), inputs) + make_symbol("beta0")) / make_symbol("tau")
+
 
 _ACTIVATIONS = {"tanh": sympy.tanh, "sigmoid": sigmoid}
 
@@ -156,6 +177,8 @@ class ActivationTemperature(Gate):
     """Activation dense-to-sparse gate: softmax(A(beta1 . x) / tau + beta0), A in {tanh, sigmoid}."""
 
     name = "activation-temperature"
+    shared = ("tau",)
+    pinned = ("beta0",)
     summary = "softmax(A(beta1 . x) / tau + beta0); kernel exp(A(beta1 . x) / tau)"
     reference = "arXiv:2401.13875"
     _options = {"activation": (str, "tanh")}
@@ -177,6 +200,7 @@ class Laplace(Gate):
     """Laplace gate: softmax(-||W - x|| + beta0) (Euclidean norm; smooth off x = W)."""
 
     name = "laplace"
+    pinned = ("beta0",)
     summary = "softmax(-||W - x|| + beta0); kernel exp(-||W - x||), smooth where x != W"
     reference = "arXiv:2402.03226, arXiv:2410.02935"
 
@@ -195,6 +219,8 @@ class Sigmoid(Gate):
     """Sigmoid gate, not normalised: g_i(x) = sigma(beta1_i . x + beta0_i)."""
 
     name = "sigmoid"
+    normaliser = "sigmoid"
+    pinned = ()
     summary = "sigma(beta1 . x + beta0), not normalised; the bias is a kernel parameter"
     reference = "arXiv:2405.13997"
     weight = "none (beta0 sits inside the sigmoid)"
@@ -206,11 +232,18 @@ class Sigmoid(Gate):
     def kernel(self, inputs: tuple[sympy.Symbol, ...], dim: int) -> sympy.Expr:
         return sigmoid(dot(vector("beta1", dim), inputs) + make_symbol("beta0"))
 
+    def score(self, inputs: tuple[sympy.Symbol, ...], dim: int) -> sympy.Expr:
+        return dot(vector("beta1", dim), inputs) + make_symbol("beta0")
+
+    def weight_of(self, values: Mapping[str, float]) -> float:
+        return 1.0
+
 
 class NormalisedSigmoid(Sigmoid):
     """Normalised sigmoid gate: sigma(s_i) / sum_j sigma(s_j), analysed through its numerator."""
 
     name = "normalised-sigmoid"
+    normaliser = "normalised-sigmoid"
     summary = "sigma(beta1 . x + beta0) / sum_j sigma(...); kernel sigma(beta1 . x + beta0)"
     reference = "arXiv:2505.10860"
 
@@ -223,6 +256,7 @@ class TopK(Softmax):
     """
 
     name = "top-k"
+    normaliser = "top-k"
     summary = "softmax over the K largest of `experts` scores; analysed as softmax on the selected"
     reference = "arXiv:2309.13850"
     _options = {"k": (int, 2), "experts": (int, 4)}

@@ -61,6 +61,7 @@ class Hierarchical(Gate):
                "one atom = one top-level group")
     reference = "arXiv:2503.03213, arXiv:2410.02935"
     _options = {"inner": (int, 2), "form": (str, "model")}
+    normaliser = "tree"  # not a flat mixture: identify.numeric does not simulate it yet
 
     def __init__(self, tree: nx.DiGraph | None = None, **options: Any):
         self.tree = tree

@@ -1,11 +1,10 @@
 """Safe parsing of user formulas into sympy expressions.
 
-The text is parsed by :func:`ast.parse` (``mode="eval"``) and the syntax tree is walked
-against an explicit whitelist; the sympy expression is built node by node. Nothing of the
-user's text is ever evaluated (no ``eval``, ``exec``, ``compile``, ``sympify`` or
-``parse_expr``). Every refusal raises :class:`~identify.errors.FormulaError`
-(``where="formula"``) with one line naming the offending piece and, where it helps, its
-column.
+The text is parsed by :func:`ast.parse` (``mode="eval"``) and the tree is walked against
+an explicit whitelist, building the sympy expression node by node: nothing of the text is
+ever evaluated (no ``eval``, ``exec``, ``compile``, ``sympify`` or ``parse_expr``). Every
+refusal raises :class:`~identify.errors.FormulaError` (``where="formula"``) with one line
+naming the offending piece and, where it helps, its column.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+import mpmath
 import sympy
 
 from identify.errors import FormulaError
@@ -31,10 +31,13 @@ INPUT_PATTERN = re.compile(r"x\d*")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _MAX_DIGITS = 30  # integer literals; floats must be below 10**30
 _MAX_EXPONENT = 100  # |numeric exponent|
-_MAX_NUMBER_BITS = 10_000  # any number built (about 3000 digits)
+_MAX_BITS = 10_000  # exact numbers (about 3000 digits); |log2| of any numeric value
 _MAX_DEPTH = 100  # nesting of calls, powers, unary operators (long sums do not count)
+_GROWTH = dict.fromkeys(["exp", "sinh", "cosh", "tanh", "sigmoid", "softplus", "silu"], 5000)
+_GROWTH.update(erf=100, gelu=100)  # largest |numeric argument| (exp(5000) ~ 2**7200)
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 _ALLOWED = ", ".join(sorted(FUNCTIONS))
+_error = functools.partial(FormulaError, where="formula")
 _BINOPS: dict[type, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {  # ** is apart
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
 }  # fmt: skip
@@ -44,13 +47,12 @@ _OPERATORS = {
     ast.BitOr: "|", ast.BitAnd: "&", ast.Invert: "~", ast.Not: "not",
 }  # fmt: skip
 _REFUSED = {  # construct -> what the message calls it
-    ast.Lambda: "lambda is", ast.Subscript: "subscripts are", ast.Slice: "slices are",
-    ast.Compare: "comparisons are", ast.IfExp: "conditional expressions (if/else) are",
-    ast.BoolOp: "boolean operators (and/or) are", ast.Tuple: "tuples are", ast.List: "lists are",
-    ast.Set: "sets are", ast.Dict: "dictionaries are", ast.ListComp: "comprehensions are",
-    ast.SetComp: "comprehensions are", ast.DictComp: "comprehensions are",
-    ast.GeneratorExp: "generator expressions are", ast.JoinedStr: "string literals are",
-    ast.NamedExpr: "assignment expressions (:=) are", ast.Starred: "starred expressions are",
+    ast.Lambda: "lambda is", ast.Subscript: "subscripts are", ast.Compare: "comparisons are",
+    ast.IfExp: "conditional expressions (if/else) are", ast.BoolOp: "and/or are",
+    ast.Tuple: "tuples are", ast.List: "lists are", ast.Set: "sets are", ast.Dict: "dicts are",
+    ast.ListComp: "comprehensions are", ast.SetComp: "comprehensions are",
+    ast.DictComp: "comprehensions are", ast.GeneratorExp: "comprehensions are",
+    ast.JoinedStr: "string literals are", ast.NamedExpr: "assignment expressions (:=) are",
 }  # fmt: skip
 
 
@@ -61,11 +63,7 @@ def make_symbol(name: str) -> sympy.Symbol:
 
 
 def parse_formula(
-    text: str,
-    inputs: Sequence[str],
-    *,
-    reserved: Collection[str] = (),
-    max_length: int = 1000,
+    text: str, inputs: Sequence[str], *, reserved: Collection[str] = (), max_length: int = 1000
 ) -> sympy.Expr:
     """Parse a formula such as ``"tanh(a*x + b)"`` into a sympy expression.
 
@@ -74,7 +72,7 @@ def parse_formula(
     text:
         The formula in Python syntax: ``+ - * / **``, parentheses, int and float literals
         (floats become exact rationals of their decimal text), names, and calls of the
-        functions in :data:`identify.model.functions.FUNCTIONS`.
+        functions in :data:`identify.model.functions.FUNCTIONS`. It may span lines.
     inputs:
         The input names, e.g. ``["x1", "x2"]``.
     reserved:
@@ -86,14 +84,14 @@ def parse_formula(
     Returns
     -------
     sympy.Expr
-        Inputs and parameters (any other identifier) are :func:`make_symbol` symbols,
-        ``pi`` is :data:`sympy.pi`. Whether parameters are present is not checked.
+        Inputs and parameters (other identifiers) are :func:`make_symbol` symbols, ``pi``
+        is :data:`sympy.pi`. Whether parameters are present is not checked.
 
     Raises
     ------
     FormulaError
-        For anything outside the whitelist, a numeric blow-up, an undefined value
-        (``1/0``, ``log(0)``) or a non-real constant (``sqrt(-1)``).
+        For anything outside the whitelist, numbers too large, undefined values
+        (``1/0``, ``log(0)``) and constants that are not real (``sqrt(-1)``).
     """
     if not isinstance(text, str):
         raise _error(f"the formula must be a string, not {type(text).__name__}")
@@ -118,10 +116,6 @@ def parse_formula(
         raise _error("the formula is nested too deeply") from None
 
 
-def _error(message: str) -> FormulaError:
-    return FormulaError(message, where="formula")
-
-
 def _short(thing: object, limit: int = 60) -> str:
     """``str(thing)`` on one line, cut to ``limit`` characters."""
     text = " ".join(str(thing).split())  # numbers are capped below the int-to-str limit
@@ -134,18 +128,25 @@ def _bits(expr: sympy.Expr) -> int:
     return max((max(int(r.p).bit_length(), int(r.q).bit_length()) for r in rationals), default=1)
 
 
+def _numeric(expr: sympy.Expr) -> Any:
+    """Low-precision mpmath value of a numeric expression; 0 if it cannot be evaluated."""
+    try:
+        return expr._to_mpmath(64)
+    except (ValueError, TypeError, ArithmeticError):
+        return 0
+
+
 class _Builder:
     """Walks a parsed formula and builds the sympy expression."""
 
     def __init__(self, text: str, lead: str, inputs: tuple[str, ...], reserved: Collection[str]):
         self.text, self.lead, self.inputs, self.reserved = text, lead, inputs, reserved
-        # Newlines count as spaces (formulas may span lines); NUL becomes a syntax error.
-        self.flat = text.replace("\n", " ").replace("\0", "\1")
+        self.flat = text.replace("\n", " ").replace("\0", "\1")  # NUL: a syntax error
 
     def position(self, col: int, *, chars: bool = False) -> str:
         """`` at column N`` (or `` at line L, column N``), 1-based, in the original text."""
         if not chars:  # ast offsets count UTF-8 bytes
-            col = len(self.flat.encode("utf-8")[:col].decode("utf-8", "replace"))
+            col = len(self.flat.encode()[:col].decode(errors="replace"))
         before = self.lead + self.text[:col]
         lineno, col = before.count("\n") + 1, len(before) - before.rfind("\n") - 1
         return f" at column {col + 1}" if lineno == 1 else f" at line {lineno}, column {col + 1}"
@@ -177,11 +178,13 @@ class _Builder:
         what = _REFUSED.get(type(node), f"'{type(node).__name__.lower()}' expressions are")
         raise self.fail(f"{what} not allowed", node)
 
-    def apply(self, node: ast.AST, operation: Callable[..., sympy.Expr], *args: object) -> Any:
+    def apply(self, node: ast.AST, operation: Callable[..., Any], *args: sympy.Expr) -> Any:
         """Run one sympy operation; refuse its errors, undefined results and huge numbers."""
         try:
             result = operation(*args)
-            undefined, huge = result.has(*_UNDEFINED), _bits(result) > _MAX_NUMBER_BITS
+            value = result.is_number and not result.is_Rational and _numeric(result)
+            huge = _bits(result) > _MAX_BITS or bool(value and abs(mpmath.mag(value)) > _MAX_BITS)
+            undefined = result.has(*_UNDEFINED)
         except Exception as exc:  # sympy failing on odd input is the formula's fault
             if isinstance(exc, (RecursionError, MemoryError, FormulaError)):
                 raise
@@ -191,11 +194,11 @@ class _Builder:
             where = self.source(node)
             raise self.fail(f"the formula is undefined (division by zero?) in '{where}'")
         if huge:
-            raise self.fail(f"the numbers in '{self.source(node)}' grow too large", node)
+            raise self.fail(f"the numbers in '{self.source(node)}' are too large", node)
         return result
 
     def check_real(self, expr: sympy.Expr) -> sympy.Expr:
-        """Refuse non-real constants such as ``sqrt(-1)`` or ``log(-2)``."""
+        """Refuse constants that are not real, such as ``sqrt(-1)`` or ``log(-2)``."""
         for sub in sympy.preorder_traversal(expr):
             if sub.is_number and sub.is_extended_real is False:
                 raise self.fail(f"the formula has a constant that is not real: {_short(sub)}")
@@ -222,19 +225,19 @@ class _Builder:
             raise self.fail(f"operator '{_OPERATORS.get(type(node.op))}' is not allowed", node)
         value = self.build(left, depth + 1)
         for link in reversed(chain):
-            right = self.build(link.right, depth + 1)
-            if isinstance(link.op, ast.Pow) and right.is_Number:
-                self.check_power(link, value, right)
-            value = self.apply(link, _BINOPS.get(type(link.op), operator.pow), value, right)
+            operation = _BINOPS.get(type(link.op)) or functools.partial(self.power, link)
+            value = self.apply(link, operation, value, self.build(link.right, depth + 1))
         return value
 
-    def check_power(self, node: ast.BinOp, base: sympy.Expr, exponent: sympy.Number) -> None:
-        """Refuse numeric exponents above 100 and powers that would create huge numbers."""
-        if abs(exponent) > _MAX_EXPONENT:
+    def power(self, node: ast.BinOp, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+        """``base**exponent``; refuse numeric exponents above 100 and huge exact numbers."""
+        size = exponent.is_number and abs(exponent if exponent.is_Number else _numeric(exponent))
+        if size > _MAX_EXPONENT:
             limit = f"its absolute value must be at most {_MAX_EXPONENT}"
             raise self.fail(f"the exponent in '{self.source(node)}' is too large ({limit})", node)
-        if _bits(base) * abs(exponent) > _MAX_NUMBER_BITS:
-            raise self.fail(f"the numbers in '{self.source(node)}' grow too large", node)
+        if exponent.is_Number and _bits(base) * abs(exponent) > _MAX_BITS:
+            raise self.fail(f"the numbers in '{self.source(node)}' are too large", node)
+        return base**exponent
 
     def constant(self, node: ast.Constant, depth: int = 0) -> sympy.Expr:
         """Int and float literals; floats become the exact rational of their decimal text."""
@@ -254,15 +257,11 @@ class _Builder:
         what = kinds.get(type(value), "None is" if value is None else f"the literal '{text}' is")
         raise self.fail(f"{what} not allowed", node)
 
-    def check_private(self, node: ast.Name) -> str:
-        """The name of ``node``; refuse names starting with ``_`` or containing ``__``."""
-        if node.id.startswith("_") or "__" in node.id:
-            raise self.fail(f"the name '{node.id}' is not allowed (no leading '_', no '__')", node)
-        return node.id
-
     def name(self, node: ast.Name, depth: int = 0) -> sympy.Expr:
         """Inputs, ``pi`` and parameters; everything else that looks like a name is refused."""
-        name = self.check_private(node)
+        name = node.id
+        if name.startswith("_") or "__" in name:
+            raise self.fail(f"the name '{name}' is not allowed (no leading '_', no '__')", node)
         if name in self.inputs:
             return make_symbol(name)
         if name in CONSTANTS:
@@ -287,13 +286,14 @@ class _Builder:
         if not isinstance(func, ast.Name):
             self.build(func, depth + 1)  # refuses lambda, attribute access, ... by name
             raise self.fail(f"calling '{self.source(func)}' is not allowed", node)
-        name = self.check_private(func)
+        name = func.id
         if name not in FUNCTIONS:
             raise _error(f"unknown function '{name}'{self.at(func)}; allowed: {_ALLOWED}")
-        if node.keywords:
-            raise self.fail(f"keyword arguments are not allowed in {name}(...)", node)
-        if any(isinstance(arg, ast.Starred) for arg in node.args):
-            raise self.fail(f"starred arguments are not allowed in {name}(...)", node)
+        if node.keywords or any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise self.fail(f"keyword or starred arguments are not allowed in {name}(...)", node)
         if len(node.args) != 1:
             raise self.fail(f"{name}(...) takes exactly one argument, got {len(node.args)}", node)
-        return self.apply(node, FUNCTIONS[name], self.build(node.args[0], depth + 1))
+        argument, limit = self.build(node.args[0], depth + 1), _GROWTH.get(name, 0)
+        if limit and argument.is_number and abs(_numeric(argument)) > limit:  # keep it evaluable
+            raise self.fail(f"the argument of {name}(...) is larger than {limit}", node)
+        return self.apply(node, FUNCTIONS[name], argument)

@@ -80,17 +80,18 @@ def test_every_function_parses():
 
 REFUSALS = [
     ("__import__('os').system('echo hi')", r"attribute access '__import__\('os'\)\.system'"),
-    ("__import__('os')", r"'__import__' is not allowed"),
+    ("__import__('os')", r"unknown function '__import__'"),
+    ("__builtins__", r"the name '__builtins__' is not allowed"),
     ("().__class__.__bases__", r"attribute access '\(\)\.__class__\.__bases__' is not allowed"),
     ("os.system", r"attribute access 'os\.system' is not allowed"),
     ("x.real", r"attribute access 'x\.real' is not allowed"),
     ("(lambda: 1)()", r"lambda is not allowed"),
     ("lambda: 1", r"lambda is not allowed"),
     ("[x for x in ()]", r"comprehensions are not allowed"),
-    ("(x for x in ())", r"generator expressions are not allowed"),
+    ("(x for x in ())", r"comprehensions are not allowed"),
     ("[x]", r"lists are not allowed"),
     ("x, a", r"tuples are not allowed"),
-    ("{x: 1}", r"dictionaries are not allowed"),
+    ("{x: 1}", r"dicts are not allowed"),
     ("x[0]", r"subscripts are not allowed"),
     ("open('f')", r"unknown function 'open' at column 1; allowed: abs, atan, "),
     ("x1 + foo(x1)", r"unknown function 'foo' at column 6; allowed: abs"),
@@ -98,7 +99,7 @@ REFUSALS = [
     ("eval('1')", r"unknown function 'eval'"),
     ("a if b else c", r"conditional expressions \(if/else\) are not allowed"),
     ("x < 1", r"comparisons are not allowed"),
-    ("x and a", r"boolean operators \(and/or\) are not allowed"),
+    ("x and a", r"and/or are not allowed"),
     ("not x", r"operator 'not' is not allowed"),
     ("~x", r"operator '~' is not allowed"),
     ("x % 2", r"operator '%' is not allowed"),
@@ -116,15 +117,22 @@ REFUSALS = [
     ("10**1000", r"exponent in '10\*\*1000' is too large"),
     ("x1**101", r"exponent .* too large"),
     ("x1**-200", r"exponent .* too large"),
-    ("(10**30)**99 * (10**30)**99", r"grow too large"),
+    ("(10**30)**99 * (10**30)**99", r"the numbers in .* are too large"),
+    ("x1**(50*pi)", r"exponent in 'x1\*\*\(50\*pi\)' is too large"),
+    ("exp(exp(100))", r"the argument of exp\(\.\.\.\) is larger than 5000"),
+    ("x1 + exp(exp(exp(100)))", r"the argument of exp\(\.\.\.\) is larger than 5000"),
+    ("sinh((cos(10**30))**(sinh(10**30)))", r"the argument of sinh\(\.\.\.\) is larger"),
+    ("erf(1000)", r"the argument of erf\(\.\.\.\) is larger than 100"),
+    ("(exp(4000)**2)**2 * x1", r"the numbers in .* are too large"),
+    ("sin(((10**30)**99)**2)", r"the numbers in .* are too large"),
     ("1" * 31, r"more than 30 digits"),
     ("1e999", r"the number '1e999' is too large"),
     ("1e300*x", r"too large"),
     ("tanh", r"'tanh' is a function; call it as tanh\(\.\.\.\)"),
     ("tanh(x, a)", r"tanh\(\.\.\.\) takes exactly one argument, got 2"),
     ("tanh()", r"takes exactly one argument, got 0"),
-    ("tanh(x=1)", r"keyword arguments are not allowed in tanh\(\.\.\.\)"),
-    ("tanh(*x)", r"starred arguments are not allowed"),
+    ("tanh(x=1)", r"keyword or starred arguments are not allowed in tanh\(\.\.\.\)"),
+    ("tanh(*x)", r"keyword or starred arguments are not allowed"),
     ("tanh(x1)(a)", r"calling 'tanh\(x1\)' is not allowed"),
     ("x2", r"'x2' looks like an input, but the inputs are x1 \(dim=1\)"),
     ("x", r"'x' looks like an input, but the inputs are x1 \(dim=1\)"),
@@ -261,8 +269,9 @@ def expressions() -> st.SearchStrategy[tuple[str, sympy.Expr, bool]]:
     def extend(children):
         return st.one_of(
             st.tuples(st.sampled_from(sorted(binary)), children, children).map(
-                lambda t: _node(f"({t[1][0]}) {t[0]} ({t[2][0]})",
-                                binary[t[0]](t[1][1], t[2][1]), t[1], t[2])
+                lambda t: _node(
+                    f"({t[1][0]}) {t[0]} ({t[2][0]})", binary[t[0]](t[1][1], t[2][1]), t[1], t[2]
+                )
             ),
             st.tuples(st.sampled_from(sorted(calls)), children).map(
                 lambda t: _node(f"{t[0]}({t[1][0]})", calls[t[0]](t[1][1]), t[1])
@@ -283,5 +292,10 @@ def test_generated_formulas_give_the_expected_expression(triple):
     if undefined:
         with pytest.raises(FormulaError, match="undefined"):
             parse_formula(text, ["x"])
+        return
+    try:
+        result = parse_formula(text, ["x"])
+    except FormulaError as error:  # only the guards against huge numbers may refuse
+        assert "too large" in str(error) or "is larger than" in str(error), error
     else:
-        assert parse_formula(text, ["x"]) == expected
+        assert result == expected

@@ -1,0 +1,1 @@
+"""Numerics: simulate, fit, measure Voronoi losses and slopes (confirm predicted rates)."""

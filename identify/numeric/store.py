@@ -1,0 +1,278 @@
+"""SQLite store of finished simulation tasks: one row per task, committed as it finishes.
+
+A store is one SQLite file (stdlib :mod:`sqlite3`, WAL journal) with three tables::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)      -- format = 'identify-results', version = 1
+    sweeps(sweep TEXT PRIMARY KEY, config TEXT)  -- each sweep's configuration, as JSON
+    results(sweep, key, fitted_k, n, replicate, status, row)  -- row: the task's JSON row
+
+Every :meth:`ResultStore.add` is its own committed transaction, so a row survives the
+process being killed right after the call returns; rerunning a sweep skips the keys
+already stored. A file that is not such a store is refused with one line and is never
+written to: it is inspected through a read-only connection first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, NoReturn
+
+from identify.errors import ConfigError
+
+__all__ = ["StoreError", "ResultStore", "FORMAT", "VERSION", "to_json"]
+
+FORMAT = "identify-results"
+VERSION = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HINT = "the file was left unchanged; pass the path of a new file or of a store written by identify"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE IF NOT EXISTS sweeps (sweep TEXT PRIMARY KEY, config TEXT)",
+    "CREATE TABLE IF NOT EXISTS results (sweep TEXT, key TEXT, fitted_k INT, n INT,"
+    " replicate INT, status TEXT, row TEXT, PRIMARY KEY (sweep, key))",
+)
+
+
+class StoreError(ConfigError):
+    """A results store cannot be opened, read or written (not a store, damaged, newer)."""
+
+
+def _json_default(obj: Any) -> Any:
+    """Turn numpy scalars and arrays (anything with ``tolist``/``item``) into Python values."""
+    for name in ("tolist", "item"):
+        method = getattr(obj, name, None)
+        if callable(method):
+            return method()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def to_json(obj: Any) -> str:
+    """Serialise ``obj`` to canonical JSON (sorted keys; numpy scalars become numbers).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``obj`` holds something JSON cannot represent.
+    """
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class ResultStore:
+    """SQLite store of finished tasks; one row per task, committed as it finishes.
+
+    Parameters
+    ----------
+    path:
+        The store file. A missing file is created (its directory must exist); an existing
+        file must be a store written by this version of identify or an older one.
+
+    Raises
+    ------
+    StoreError
+        If the file is not SQLite, is SQLite without the ``meta`` table of a results store,
+        was written by a newer version, holds rows that are not JSON, or cannot be created.
+        The file is not modified in any of these cases.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            self._fail("is a directory, not a results store file")
+        if not self.path.parent.is_dir():
+            self._fail(f"cannot be created: the directory {self.path.parent} does not exist",
+                       hint=None)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if not fresh:
+            fresh = not self._validate()
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            if fresh:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA:
+                    self._conn.execute(statement)
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    [("format", FORMAT), ("version", str(VERSION))],
+                )
+                self._conn.execute("COMMIT")
+            self._conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            self.close()
+            self._fail(f"cannot be opened for writing ({exc})", hint=None)
+
+    # -- opening -----------------------------------------------------------------------
+
+    def _fail(self, problem: str, hint: str | None = _HINT) -> NoReturn:
+        raise StoreError(f"{self.path} {problem}", hint=hint)
+
+    def _validate(self) -> bool:
+        """Check an existing file through a read-only connection; True if it is a store.
+
+        False means an empty SQLite database (no tables), which is initialised as a new store.
+        """
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(20)
+        except OSError as exc:
+            self._fail(f"cannot be read ({exc.strerror or exc})")
+        if head[:16] != _SQLITE_MAGIC:
+            self._fail("is not an identify results store (not an SQLite file)")
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        if head[18:20] == b"\x02\x02" and not Path(f"{self.path}-wal").exists():
+            # WAL file closed by everyone: all its content is in the main file, and a plain
+            # read-only connection would leave -wal/-shm files behind.
+            uri += "&immutable=1"
+        try:
+            ro = sqlite3.connect(uri, uri=True, timeout=30.0)
+        except sqlite3.Error as exc:
+            self._fail(f"cannot be read as SQLite ({exc})")
+        try:
+            return self._check_contents(ro)
+        except sqlite3.Error as exc:
+            self._fail(f"is not a readable identify results store ({exc})")
+        finally:
+            ro.close()
+
+    def _check_contents(self, ro: sqlite3.Connection) -> bool:
+        tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return False
+        if "meta" not in tables:
+            self._fail("is not an identify results store (no meta table)")
+        meta = dict(ro.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            self._fail(f"is not an identify results store (meta format is {meta.get('format')!r})")
+        version = _int_or_none(meta.get("version"))
+        if version is None or version < 1:
+            self._fail(f"has an unreadable store version {meta.get('version')!r}")
+        if version > VERSION:
+            self._fail(
+                f"was written by a newer identify (store version {version}; "
+                f"this one reads up to {VERSION})",
+                hint="upgrade identify to read it; the file was left unchanged",
+            )
+        for table in ("sweeps", "results"):
+            if table not in tables:
+                self._fail(f"is a damaged identify results store (no {table} table)")
+        for sweep, text in ro.execute("SELECT sweep, config FROM sweeps"):
+            self._parse(text, f"the config of sweep {sweep!r}")
+        for sweep, key, text in ro.execute("SELECT sweep, key, row FROM results"):
+            self._parse(text, f"row {key!r} of sweep {sweep!r}")
+        return True
+
+    def _parse(self, text: Any, what: str) -> Any:
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            value = None
+        if not isinstance(value, dict):
+            self._fail(f"is a damaged identify results store ({what} is not a JSON object)")
+        return value
+
+    # -- API ---------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the results store is closed")
+        return self._conn
+
+    def register_sweep(self, sweep: str, config: dict) -> None:
+        """Record a sweep's configuration (idempotent).
+
+        Raises
+        ------
+        StoreError
+            If the sweep is already stored with a different configuration, or the
+            configuration is not JSON-serialisable.
+        """
+        try:
+            text = to_json(config)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"the config of sweep {sweep!r} is not JSON-serialisable ({exc})",
+                             where="config") from None
+        wanted = json.loads(text)
+        old = self._db.execute("SELECT config FROM sweeps WHERE sweep = ?", (sweep,)).fetchone()
+        if old is None:
+            self._write("INSERT OR IGNORE INTO sweeps (sweep, config) VALUES (?, ?)", (sweep, text))
+            old = self._db.execute("SELECT config FROM sweeps WHERE sweep = ?", (sweep,)).fetchone()
+        stored = self._parse(old[0], f"the config of sweep {sweep!r}")
+        if stored != wanted:
+            changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise StoreError(
+                f"{self.path} already holds sweep {sweep!r} with a different config "
+                f"(differs in: {', '.join(changed)})",
+                hint="use a new sweep id or a new store to run a changed configuration",
+            )
+
+    def sweeps(self) -> dict[str, dict]:
+        """Every stored sweep id mapped to its configuration."""
+        cur = self._db.execute("SELECT sweep, config FROM sweeps ORDER BY sweep")
+        return {s: self._parse(c, f"the config of sweep {s!r}") for s, c in cur}
+
+    def done_keys(self, sweep: str) -> set[str]:
+        """The keys of the tasks of ``sweep`` already stored (finished or failed)."""
+        cur = self._db.execute("SELECT key FROM results WHERE sweep = ?", (sweep,))
+        return {r[0] for r in cur}
+
+    def add(self, sweep: str, row: dict) -> None:
+        """Store one task's row and commit at once; a key already stored is left as it was.
+
+        Raises
+        ------
+        StoreError
+            If the row has no ``"key"``, is not JSON-serialisable, or cannot be written.
+        """
+        if not isinstance(row, dict) or "key" not in row:
+            raise StoreError(f"a row added to sweep {sweep!r} must be a dict with a 'key'")
+        try:
+            text = to_json(row)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"row {row['key']!r} is not JSON-serialisable ({exc})") from None
+        values = (sweep, str(row["key"]), _int_or_none(row.get("fitted_k")),
+                  _int_or_none(row.get("n")), _int_or_none(row.get("replicate")),
+                  row.get("status"), text)
+        self._write("INSERT OR IGNORE INTO results (sweep, key, fitted_k, n, replicate, status,"
+                    " row) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+
+    def rows(self, sweep: str) -> list[dict]:
+        """The stored rows of ``sweep``, ordered by (fitted_k, n, replicate)."""
+        cur = self._db.execute(
+            "SELECT key, row FROM results WHERE sweep = ? ORDER BY fitted_k, n, replicate, key",
+            (sweep,))
+        return [self._parse(text, f"row {key!r} of sweep {sweep!r}") for key, text in cur]
+
+    def _write(self, sql: str, params: tuple) -> None:
+        try:
+            self._db.execute(sql, params)  # autocommit: one committed transaction
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} cannot be written ({exc})") from None
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else "open"
+        return f"ResultStore({str(self.path)!r}, {state})"

@@ -1,0 +1,1 @@
+"""Shipped simulation setups (TOML): `identify.numeric.truth.load_preset(name)`."""

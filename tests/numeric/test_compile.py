@@ -1,0 +1,89 @@
+"""The compiled numpy model: analytic Jacobians and likelihood gradients against finite
+differences, for every catalog expert and every gate the simulator supports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from identify import ConfigError
+from identify.model.catalog import CATALOG, catalog_formula
+from identify.model.gate import GATES
+from identify.model.model import build_model
+from identify.numeric.compile import NumericModel
+
+SIM_GATES = [g for g, cls in GATES.items() if cls.normaliser != "tree"]
+
+
+def _theta(nm: NumericModel, rng) -> np.ndarray:
+    th = rng.normal(size=nm.n_free) * 0.7
+    for j, sl in enumerate([s for s in nm.slots if s.free]):
+        if sl.symbol in ("nu", "tau"):
+            th[j] = abs(th[j]) + 0.3
+    return th
+
+
+def _fd_jacobian(nm, X, th, eps=1e-6):
+    cols = []
+    for j in range(nm.n_free):
+        e = np.zeros(nm.n_free)
+        e[j] = eps
+        cols.append((nm.predict(X, th + e) - nm.predict(X, th - e)) / (2 * eps))
+    return np.column_stack(cols)
+
+
+def _check(formula, gate, estimator="lse", dim=1, k=3):
+    rng = np.random.default_rng(0)
+    nm = NumericModel(build_model(formula, gate, dim=dim, estimator=estimator), k)
+    th = _theta(nm, rng)
+    X = rng.uniform(-1, 1, size=(40, dim)) + 0.013  # off the kinks of relu / abs experts
+    J = nm.jacobian(X, th)
+    assert J.shape == (40, nm.n_free)
+    np.testing.assert_allclose(J, _fd_jacobian(nm, X, th), atol=2e-6, rtol=1e-5)
+    if estimator == "gaussian":
+        y = rng.normal(size=40)
+        _, g = nm.loglik(X, y, th)
+        fd = []
+        for j in range(nm.n_free):
+            e = np.zeros(nm.n_free)
+            e[j] = 1e-6
+            fd.append((nm.loglik(X, y, th + e)[0] - nm.loglik(X, y, th - e)[0]) / 2e-6)
+        np.testing.assert_allclose(g, fd, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_jacobian_matches_finite_differences_for_every_catalog_expert(name):
+    _check(catalog_formula(name), "softmax")
+
+
+@pytest.mark.parametrize("gate", SIM_GATES)
+def test_jacobian_matches_finite_differences_for_every_gate(gate):
+    _check("tanh(a*x+b)", gate)
+
+
+@pytest.mark.parametrize("gate", ["softmax", "laplace", "normalised-sigmoid"])
+def test_gaussian_loglik_gradient_matches_finite_differences(gate):
+    _check("a*x+b", gate, estimator="gaussian")
+
+
+def test_two_dimensional_model():
+    _check("tanh(a1*x1 + a2*x2 + b)", "softmax", dim=2)
+
+
+def test_pinned_reference_atom_is_not_free():
+    nm = NumericModel(build_model("tanh(a*x+b)"), 2)
+    assert [s.name for s in nm.slots if not s.free] == ["beta0[2]", "beta1[2]"]
+
+
+def test_softmax_weights_sum_to_one_and_topk_zeroes_the_rest():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(30, 1))
+    nm = NumericModel(build_model("tanh(a*x+b)", "top-k:k=2,experts=4"), 4)
+    _, G, _ = nm.parts(X, nm.full(_theta(nm, rng)))
+    np.testing.assert_allclose(G.sum(axis=1), 1.0)
+    assert np.all((G > 0).sum(axis=1) == 2)
+
+
+def test_hierarchical_gate_is_refused_with_a_clear_error():
+    with pytest.raises(ConfigError, match="not supported yet"):
+        NumericModel(build_model("tanh(a*x+b)", "hierarchical"), 2)

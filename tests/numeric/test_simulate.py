@@ -1,0 +1,138 @@
+"""Simulation end to end: presets, truth files, small sweeps, the CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from identify import ConfigError
+from identify.cli import main
+from identify.model.model import build_model
+from identify.numeric.compile import NumericModel
+from identify.numeric.simulate import build_spec, simulate
+from identify.numeric.truth import default_truth, load_preset, load_truth_file, preset_names
+
+
+def test_presets_ship_with_the_package_and_reproduce_the_published_values():
+    assert {"softmax-gaussian-linear", "laplace-gaussian-linear"} <= set(preset_names())
+    model, truth, sweep = load_preset("softmax-gaussian-linear")
+    assert model.estimator.value == "gaussian" and truth.k == 2
+    assert truth.atoms[0] == {"beta0": -8.0, "beta1": 25.0, "a": -20.0, "b": 15.0, "nu": 0.09}
+    assert truth.atoms[1]["nu"] == 0.16 and truth.inputs.kind == "grid"
+
+
+@pytest.mark.parametrize("formula, gate", [("tanh(a*x+b)", "softmax"), ("a*x+b", "laplace"),
+                                           ("c*sigmoid(a*x)", "temperature"),
+                                           ("tanh(a*x+b)", "sigmoid")])
+def test_default_truth_is_valid_and_the_gate_switches_inside_the_domain(formula, gate):
+    model = build_model(formula, gate)
+    truth = default_truth(model)
+    nm = NumericModel(model, 2)
+    x = np.linspace(-1, 1, 201)[:, None]
+    _, G, _ = nm.parts(x, nm.full(truth.vector(nm)))
+    assert G[:, 0].max() > 0.8 and G[:, 0].min() < 0.2
+
+
+def test_truth_file_round_trip_and_errors(tmp_path):
+    good = tmp_path / "t.toml"
+    good.write_text('[model]\nexpert = "a*x + b"\n[[atoms]]\nbeta0 = 1.0\nbeta1 = 2.0\n'
+                    'a = 1.0\nb = 0.0\n[[atoms]]\nbeta0 = 0.0\nbeta1 = 0.0\na = -1.0\nb = 0.5\n')
+    model, truth, _ = load_truth_file(good)
+    assert truth.k == 2 and model.expert.formula == "a*x + b"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\nexpert=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_truth_file(bad)
+    pinned = tmp_path / "pinned.toml"
+    pinned.write_text(good.read_text().replace("beta1 = 0.0", "beta1 = 3.0"))
+    with pytest.raises(ConfigError, match="reference"):
+        load_truth_file(pinned)
+    missing = tmp_path / "missing.toml"
+    missing.write_text(good.read_text().replace("a = -1.0\n", ""))
+    with pytest.raises(ConfigError, match="missing: a"):
+        load_truth_file(missing)
+
+
+def test_small_sweep_gives_rows_losses_and_slopes(tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    r = simulate("tanh(a*x+b)", store=store, ns=[200, 800, 3200], replicates=3,
+                 fitted_ks=(2,), progress=False)
+    assert len(r.rows) == 9
+    assert all(row["status"] in ("converged", "budget", "failed") for row in r.rows)
+    ok = [row for row in r.rows if row["status"] != "failed"]
+    assert ok and all(row["losses"]["D1"] > 0 for row in ok)
+    assert {f.quantity for f in r.slopes} >= {"D1", "block exact:a"}
+    # resuming computes nothing and gives the same rows
+    again = simulate("tanh(a*x+b)", store=store, ns=[200, 800, 3200], replicates=3,
+                     fitted_ks=(2,), progress=False)
+    assert [x["theta"] for x in again.rows if "theta" in x] == \
+        [x["theta"] for x in r.rows if "theta" in x]
+
+
+def test_gaussian_sweep_runs_em(tmp_path):
+    r = simulate("a*x+b", estimator="gaussian", store=str(tmp_path / "g.sqlite"),
+                 ns=[300, 1000], replicates=2, fitted_ks=(2,), progress=False)
+    assert all(row["status"] != "failed" for row in r.rows)
+    assert all(row["losses"]["D1"] < 1.0 for row in r.rows)
+
+
+def test_spec_validation():
+    with pytest.raises(ConfigError, match="at least 10"):
+        build_spec("tanh(a*x+b)", ns=[5, 100])
+    with pytest.raises(ConfigError, match="fitted k"):
+        build_spec("tanh(a*x+b)", fitted_ks=(0,))
+    with pytest.raises(ConfigError, match="not supported yet"):
+        build_spec("tanh(a*x+b)", "hierarchical")
+    with pytest.raises(ConfigError, match="unknown preset"):
+        build_spec(preset="nope")
+
+
+def test_cli_simulate_json(tmp_path, capsys):
+    store = tmp_path / "c.sqlite"
+    code = main(["simulate", "tanh(a*x)", "--fitted-k", "2", "--n", "200,400,800",
+                 "--reps", "2", "--store", str(store), "--workers", "1", "--no-progress",
+                 "--json", "--plot", str(tmp_path / "p")])
+    assert code == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["tasks"] == 6 and d["slopes"]
+    assert (tmp_path / "p.svg").exists() and (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("content", [b"not a database at all", b"SQLite format 3\x00garbage"])
+def test_cli_refuses_a_corrupt_store_and_leaves_it_unchanged(tmp_path, capsys, content):
+    store = tmp_path / "bad.sqlite"
+    store.write_bytes(content)
+    assert main(["simulate", "tanh(a*x)", "--store", str(store), "--n", "100,200",
+                 "--reps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert store.read_bytes() == content
+
+
+def test_cli_refuses_a_foreign_sqlite_file(tmp_path, capsys):
+    store = tmp_path / "foreign.sqlite"
+    con = sqlite3.connect(store)
+    con.execute("create table t (x)")
+    con.commit()
+    con.close()
+    before = store.read_bytes()
+    assert main(["simulate", "tanh(a*x)", "--store", str(store), "--n", "100,200",
+                 "--reps", "1", "--no-progress"]) == 2
+    assert "not an identify results store" in capsys.readouterr().err
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["simulate", "tanh(a*x)", "--n", "1e2:abc:3"], "sizes"),
+    (["simulate", "tanh(a*x)", "--fitted-k", "x"], "--fitted-k"),
+    (["simulate", "tanh(a*x)", "--workers", "0"], "--workers"),
+    (["simulate", "tanh(a*x)", "--truth", "/nonexistent.toml"], "cannot read"),
+    (["simulate", "--preset", "nope"], "unknown preset"),
+])
+def test_cli_simulate_bad_input(args, fragment, capsys, tmp_path):
+    assert main([*args, "--store", str(tmp_path / "s.sqlite"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and fragment in err and err.count("\n") == 1

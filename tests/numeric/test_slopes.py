@@ -1,0 +1,150 @@
+"""Slopes of simulated rates: fits, bootstrap intervals, verdicts, decay models, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from identify.errors import ConfigError
+from identify.numeric.plots import plot_slopes
+from identify.numeric.slopes import compare_decay, fit_slope, slope_table
+
+NS = np.round(np.geomspace(1e2, 2e4, 10)).astype(int)
+
+
+def _data(f, sigma: float = 0.2, reps: int = 20, seed: int = 0, ns=NS) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [f(n) * rng.lognormal(0.0, sigma, reps) for n in ns]
+
+
+def _root(n):
+    return 3.0 * n ** -0.5
+
+
+@pytest.fixture(scope="module")
+def root_data() -> list[np.ndarray]:
+    return _data(_root)
+
+
+def test_root_n_rate_confirmed(root_data):
+    fit = fit_slope(NS, root_data, -0.5, quantity="D1", fitted_k=2)
+    assert abs(fit.slope + 0.5) < 0.05
+    assert fit.ci[0] <= -0.5 <= fit.ci[1]
+    assert fit.verdict == "confirmed"
+    assert "-0.500" in fit.reason
+    assert fit.n_replicates == 20 and len(fit.points) == 10
+    for n, mean, lo, hi in fit.points:
+        assert lo <= mean <= hi and math.isclose(mean, 3.0 * n ** -0.5, rel_tol=0.15)
+    assert math.isclose(math.exp(fit.intercept), 3.0, rel_tol=0.2)
+
+
+def test_wrong_prediction_contradicted(root_data):
+    fit = fit_slope(NS, root_data, -0.25)
+    assert fit.verdict == "contradicted"
+    assert "outside" in fit.reason
+
+
+def test_same_seed_same_interval(root_data):
+    a, b = fit_slope(NS, root_data, -0.5, seed=7), fit_slope(NS, root_data, -0.5, seed=7)
+    assert a.ci == b.ci and a.points == b.points
+    assert fit_slope(NS, root_data, -0.5, seed=8).ci != a.ci
+
+
+def test_compare_decay_log():
+    d = compare_decay(NS, _data(lambda n: 2.0 / np.log(n), sigma=0.05))
+    assert d.best == "c / log(n)^lambda"
+    assert d.params["c / log(n)^lambda"]["lambda"] == pytest.approx(1.0, abs=0.3)
+    assert set(d.errors) == {"power law", "c / log(n)^lambda", "no decay"}
+
+
+def test_compare_decay_power_law(root_data):
+    d = compare_decay(NS, root_data)
+    assert d.best == "power law"
+    assert d.params["power law"]["s"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_compare_decay_flat():
+    assert compare_decay(NS, _data(lambda n: 1.5 + 0 * n)).best == "no decay"
+    # on pure noise a fitted slope sometimes extrapolates better by chance: the flat model
+    # must still be the most frequent winner
+    wins = Counter(compare_decay(NS, _data(lambda n: 1.5 + 0 * n, seed=s)).best
+                   for s in range(30))
+    assert wins.most_common(1)[0][0] == "no decay"
+
+
+def test_slow_prediction():
+    flat = fit_slope(NS, _data(lambda n: 1.5 + 0 * n), None, n_boot=500)
+    assert flat.verdict == "confirmed" and flat.decay is not None
+    slow = fit_slope(NS, _data(lambda n: 2.0 / np.log(n), sigma=0.05), None, n_boot=500)
+    assert slow.verdict == "confirmed" and slow.decay.best == "c / log(n)^lambda"
+    fast = fit_slope(NS, _data(_root), None, n_boot=500)
+    assert fast.verdict == "contradicted" and fast.decay.best == "power law"
+    assert fit_slope(NS, _data(_root), -0.5).decay is None
+
+
+def test_failed_fits_dropped(root_data):
+    values = [list(v) for v in root_data]
+    values[0] += [float("nan"), None, float("inf")]
+    values[3] = [None, float("nan")]  # a size with no finite value is dropped
+    fit = fit_slope(NS, values, -0.5)
+    assert len(fit.points) == 9 and NS[3] not in [p[0] for p in fit.points]
+    assert fit.points[0][1] == pytest.approx(np.mean(root_data[0]))
+    assert fit.verdict == "confirmed"
+    json.dumps(fit.to_dict(), allow_nan=False)
+
+
+def test_few_sizes_inconclusive(root_data):
+    two = fit_slope(NS[:2], root_data[:2], -0.5)
+    assert two.verdict == "inconclusive" and math.isfinite(two.slope)
+    one = fit_slope(NS[:3], [root_data[0], [None], [float("nan")]], -0.5)
+    assert one.verdict == "inconclusive" and math.isnan(one.slope)
+    json.dumps(one.to_dict(), allow_nan=False)
+    assert fit_slope(NS[:3], root_data[:3], None).verdict == "inconclusive"
+
+
+def test_noisy_data_inconclusive():
+    ns = [100, 120, 140, 160]
+    fit = fit_slope(ns, _data(_root, sigma=1.5, reps=3, ns=ns), -0.5)
+    assert fit.ci[1] - fit.ci[0] > 1.0 and fit.verdict == "inconclusive"
+
+
+def test_bad_input():
+    with pytest.raises(ConfigError):
+        fit_slope([100, 200], [[1.0]], -0.5)
+    with pytest.raises(ConfigError):
+        fit_slope([100, 200.5], [[1.0], [1.0]])
+    with pytest.raises(ConfigError):
+        fit_slope([100, 200], [[1.0], [-1.0]])
+    with pytest.raises(ConfigError):
+        compare_decay(NS[:3], [[1.0]] * 3)
+    with pytest.raises(ConfigError):
+        fit_slope(NS, [[1.0]] * 10, level=1.5)
+
+
+def test_slope_table(root_data):
+    text = slope_table([fit_slope(NS, root_data, -0.5, quantity="D1", fitted_k=3),
+                        fit_slope(NS, root_data, None, quantity="block a", n_boot=200)])
+    header, _, first, second = text.splitlines()
+    assert header.split() == ["quantity", "k", "slope", "CI", "predicted", "verdict", "best",
+                              "decay", "model"]
+    assert first.split()[:2] == ["D1", "3"] and first.endswith("confirmed")
+    assert "slow" in second and "contradicted" in second and second.endswith("power law")
+
+
+def test_plot_slopes(tmp_path, root_data):
+    fits = [fit_slope(NS, root_data, -0.5, quantity="D1", fitted_k=2, n_boot=200),
+            fit_slope(NS, _data(lambda n: 2.0 / np.log(n)), None, quantity="b", n_boot=200),
+            fit_slope(NS[:1], root_data[:1], -0.25, quantity="lone", n_boot=200)]
+    svg, png = plot_slopes(fits, tmp_path / "a" / "rates", title="rates")
+    assert svg.endswith("rates.svg") and png.endswith("rates.png")
+    text = open(svg, encoding="utf-8").read()
+    assert text.startswith("<?xml") or "<svg" in text
+    assert open(png, "rb").read(8).startswith(b"\x89PNG")
+    svg2, _ = plot_slopes(fits, tmp_path / "b", title="rates")
+    assert open(svg, "rb").read() == open(svg2, "rb").read()
+    with pytest.raises(ConfigError):
+        plot_slopes([], tmp_path / "c")

@@ -1,0 +1,66 @@
+"""Voronoi cells and losses (theory.md section 2), including property tests."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from identify.model.model import build_model
+from identify.numeric.compile import NumericModel
+from identify.numeric.truth import default_truth
+from identify.numeric.voronoi import voronoi
+
+MODEL = build_model("tanh(a*x+b)")
+TRUTH = default_truth(MODEL)
+NM2 = NumericModel(MODEL, 2)
+THETA = TRUTH.vector(NM2)
+
+
+def test_loss_is_zero_at_the_truth():
+    v = voronoi(NM2, THETA, NM2, THETA)
+    assert v.losses == {"D1": 0.0, "D2": 0.0}
+    assert v.cells == ((0,), (1,))
+
+
+def test_exact_fitted_loss_is_the_sum_of_block_distances():
+    th = THETA.copy()
+    th[2] += 0.1  # a of atom 1
+    th[5] -= 0.2  # b of atom 2
+    v = voronoi(NM2, th, NM2, THETA)
+    assert abs(v.losses["D1"] - 0.3) < 1e-12
+    assert abs(v.block_errors["exact:a"] - 0.05) < 1e-12  # mean over the two cells
+
+
+def test_over_fitted_cell_uses_the_exponent_and_splits_weights():
+    nm3 = NumericModel(MODEL, 3)
+    atoms, _ = NM2.split(NM2.full(THETA))
+    # split atom 1 into two halves at a* +- 0.1
+    a_col = [s.name for s in nm3.atom_syms].index("a")
+    b0 = [s.name for s in nm3.atom_syms].index("beta0")
+    split = np.vstack([atoms[0], atoms[0], atoms[1]])
+    split[0, b0] = split[1, b0] = atoms[0, b0] - np.log(2)
+    split[0, a_col] += 0.1
+    split[1, a_col] -= 0.1
+    v = voronoi(nm3, nm3.pack(split), NM2, THETA)
+    assert v.cell_sizes == (2, 1)
+    # weights: both halves 1/2 of w*_1 = 1 -> weight term 0; D2 = 2 * 1/2 * 0.1^2
+    assert abs(v.losses["D2"] - 0.01) < 1e-12
+    assert abs(v.losses["D1"] - 0.1) < 1e-12
+    assert abs(v.block_errors["over:a"] - 0.1) < 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-2, 2), min_size=10, max_size=10), st.permutations([0, 1]))
+def test_losses_are_nonnegative_and_invariant_to_relabelling_free_atoms(values, perm):
+    nm3 = NumericModel(MODEL, 3)
+    th = np.array(values)
+    v = voronoi(nm3, th, NM2, THETA)
+    assert all(x >= 0 for x in v.losses.values())
+    # swap the two free atoms (the last atom is the pinned reference)
+    atoms, _ = nm3.split(nm3.full(th))
+    swapped = atoms.copy()
+    swapped[[0, 1]] = atoms[perm]
+    w = voronoi(nm3, nm3.pack(swapped), NM2, THETA)
+    for key in v.losses:
+        assert abs(v.losses[key] - w.losses[key]) < 1e-9 * (1 + abs(v.losses[key]))
