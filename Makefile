@@ -23,6 +23,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_check.py
+	$(BIN)/python benchmarks/bench_fit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -73,10 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimator", default="lse", help="lse or gaussian (default: lse)")
     p.add_argument("--truth", default="default",
                    help="'default' (generated) or a TOML file with the model and its atoms")
-    p.add_argument("--fitted-k", default="2,3", help="fitted atom counts (default: 2,3)")
-    p.add_argument("--n", default="1e2:2e4:10",
-                   help="sample sizes: LOW:HIGH:COUNT log-spaced, or a list (default 1e2:2e4:10)")
-    p.add_argument("--reps", type=int, default=10, help="replicates per size (default: 10)")
+    p.add_argument("--fitted-k", default=None,
+                   help="fitted atom counts (default: the preset's, else 2,3)")
+    p.add_argument("--n", default=None, help="sample sizes: LOW:HIGH:COUNT log-spaced, or a "
+                   "list (default: the preset's, else 1e2:2e4:10)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="replicates per size (default: the preset's, else 10)")
     p.add_argument("--store", default="identify-results.sqlite",
                    help="SQLite results file; rerunning resumes (default: identify-results.sqlite)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
@@ -190,10 +192,13 @@ def _simulate(args: argparse.Namespace) -> int:
         if formula:
             raise IdentifyError("give an expert formula or --expert NAME, not both")
         formula = catalog_formula(args.expert, args.dim)
-    try:
-        ks = tuple(int(v) for v in args.fitted_k.split(","))
-    except ValueError:
-        raise IdentifyError(f"--fitted-k takes integers like 2,3, got {args.fitted_k!r}") from None
+    ks = None
+    if args.fitted_k is not None:
+        try:
+            ks = tuple(int(v) for v in args.fitted_k.split(","))
+        except ValueError:
+            raise IdentifyError(f"--fitted-k takes integers like 2,3, got {args.fitted_k!r}"
+                                ) from None
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise IdentifyError(f"--workers must be >= 1, got {workers}")

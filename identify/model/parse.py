@@ -14,7 +14,7 @@ import functools
 import operator
 import re
 import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import mpmath
@@ -35,7 +35,6 @@ _MAX_BITS = 10_000  # exact numbers (about 3000 digits); |log2| of any numeric v
 _MAX_DEPTH = 100  # nesting of calls, powers, unary operators (long sums do not count)
 _GROWTH = dict.fromkeys(["exp", "sinh", "cosh", "tanh", "sigmoid", "softplus", "silu"], 5000)
 _GROWTH.update(erf=100, gelu=100)  # largest |numeric argument| (exp(5000) ~ 2**7200)
-_UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 _ALLOWED = ", ".join(sorted(FUNCTIONS))
 _error = functools.partial(FormulaError, where="formula")
 _BINOPS: dict[type, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {  # ** is apart
@@ -123,16 +122,19 @@ def _short(thing: object, limit: int = 60) -> str:
 
 
 def _bits(expr: sympy.Expr) -> int:
-    """Bit size of the largest numerator or denominator in ``expr``."""
-    rationals = expr.atoms(sympy.Rational)
-    return max((max(int(r.p).bit_length(), int(r.q).bit_length()) for r in rationals), default=1)
+    """Bits of the largest numerator or denominator in ``expr``; a root of a number
+    (``3**(1/7)``) counts its denominator times max(bits, 100): sympy's work grows with it."""
+    size = lambda r: max(int(r.p).bit_length(), int(r.q).bit_length())  # noqa: E731
+    roots = [p for p in expr.atoms(sympy.Pow) if p.base.is_Rational and p.exp.is_Rational]
+    sizes = [int(p.exp.q) * max(size(p.base), 100) for p in roots]
+    return max([size(r) for r in expr.atoms(sympy.Rational)] + sizes, default=1)
 
 
 def _numeric(expr: sympy.Expr) -> Any:
     """Low-precision mpmath value of a numeric expression; 0 if it cannot be evaluated."""
     try:
         return expr._to_mpmath(64)
-    except (ValueError, TypeError, ArithmeticError):
+    except Exception:  # noqa: BLE001 - unknown is fine: this only guards against huge values
         return 0
 
 
@@ -184,7 +186,7 @@ class _Builder:
             result = operation(*args)
             value = result.is_number and not result.is_Rational and _numeric(result)
             huge = _bits(result) > _MAX_BITS or bool(value and abs(mpmath.mag(value)) > _MAX_BITS)
-            undefined = result.has(*_UNDEFINED)
+            undefined = result.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
         except Exception as exc:  # sympy failing on odd input is the formula's fault
             if isinstance(exc, (RecursionError, MemoryError, FormulaError)):
                 raise
@@ -205,7 +207,6 @@ class _Builder:
         return expr
 
     def unaryop(self, node: ast.UnaryOp, depth: int) -> sympy.Expr:
-        """Unary minus and plus."""
         if type(node.op) not in _UNARY:
             raise self.fail(f"operator '{_OPERATORS.get(type(node.op))}' is not allowed", node)
         return self.apply(node, _UNARY[type(node.op)], self.build(node.operand, depth + 1))
@@ -235,7 +236,8 @@ class _Builder:
         if size > _MAX_EXPONENT:
             limit = f"its absolute value must be at most {_MAX_EXPONENT}"
             raise self.fail(f"the exponent in '{self.source(node)}' is too large ({limit})", node)
-        if exponent.is_Number and _bits(base) * abs(exponent) > _MAX_BITS:
+        denominator = exponent.q if base.is_number and exponent.is_Rational else 1
+        if exponent.is_Number and _bits(base) * max(abs(exponent), denominator) > _MAX_BITS:
             raise self.fail(f"the numbers in '{self.source(node)}' are too large", node)
         return base**exponent
 
@@ -252,9 +254,8 @@ class _Builder:
             if not abs(value) < 10.0**_MAX_DIGITS:  # also inf and nan
                 raise self.fail(f"the number '{text}' is too large", node)
             return sympy.Rational(repr(value))
-        kinds = {complex: "complex literals are", str: "string literals are"}
-        kinds[bytes] = kinds[str]
-        what = kinds.get(type(value), "None is" if value is None else f"the literal '{text}' is")
+        what = {complex: "complex literals are", str: "string literals are"}.get(type(value))
+        what = what or ("string literals are" if isinstance(value, bytes) else f"'{text}' is")
         raise self.fail(f"{what} not allowed", node)
 
     def name(self, node: ast.Name, depth: int = 0) -> sympy.Expr:
@@ -269,8 +270,7 @@ class _Builder:
         if name in FUNCTIONS:
             raise self.fail(f"'{name}' is a function; call it as {name}(...)", node)
         if name in self.reserved:
-            reserved = self.reserved
-            reason = reserved[name] if isinstance(reserved, Mapping) else "the gate's parameters"
+            reason = getattr(self.reserved, "get", {}.get)(name) or "the gate's parameters"
             raise self.fail(f"'{name}' is reserved for {reason}", node)
         if INPUT_PATTERN.fullmatch(name) or name == "y":
             dim, listed = len(self.inputs), ", ".join(self.inputs)

@@ -97,19 +97,27 @@ def _exponents(model: Model, k_true: int, fitted_ks: Sequence[int]) -> dict:
 
 def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str | None = None,
                truth: str = "default", dim: int = 1, estimator: str = "lse",
-               fitted_ks: Sequence[int] = (2, 3), ns: str | Sequence[int] = "1e2:2e4:10",
-               replicates: int = 10, settings: FitSettings | None = None) -> SimulationSpec:
-    """Validate the inputs and assemble a :class:`SimulationSpec`."""
+               fitted_ks: Sequence[int] | None = None, ns: str | Sequence[int] | None = None,
+               replicates: int | None = None, settings: FitSettings | None = None
+               ) -> SimulationSpec:
+    """Validate the inputs and assemble a :class:`SimulationSpec`.
+
+    ``fitted_ks``, ``ns`` and ``replicates`` left at None take the preset's ``[sweep]``
+    values, else (2, 3), ``"1e2:2e4:10"`` and 10.
+    """
+    sweep: dict = {}
     if preset is not None:
         model, tr, sweep = load_preset(preset)
-        fitted_ks = tuple(sweep.get("fitted_k", fitted_ks))
     elif expert is None:
         raise ConfigError("give an expert formula or --preset NAME", where="expert")
     elif truth == "default":
         model = build_model(expert, gate, dim=dim, estimator=estimator)
         tr = default_truth(model)
     else:
-        model, tr, _ = load_truth_file(truth)
+        model, tr, sweep = load_truth_file(truth)
+    fitted_ks = fitted_ks if fitted_ks is not None else sweep.get("fitted_k", (2, 3))
+    ns = ns if ns is not None else sweep.get("n", "1e2:2e4:10")
+    replicates = replicates if replicates is not None else sweep.get("replicates", 10)
     sizes = parse_sizes(ns) if isinstance(ns, str) else [int(n) for n in ns]
     if any(n < 10 for n in sizes):
         raise ConfigError("sample sizes must be at least 10", where="n")

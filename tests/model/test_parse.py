@@ -11,8 +11,7 @@ from identify.errors import FormulaError
 from identify.model.functions import FUNCTIONS, gelu, relu, sigmoid, softplus
 from identify.model.parse import INPUT_PATTERN, make_symbol, parse_formula
 
-a, b, x, x1, x2 = (make_symbol(n) for n in ("a", "b", "x", "x1", "x2"))
-a1, a2 = make_symbol("a1"), make_symbol("a2")
+a, b, x, x1, x2, a1, a2 = (make_symbol(n) for n in ("a", "b", "x", "x1", "x2", "a1", "a2"))
 
 
 # -- known answers ----------------------------------------------------------------------------
@@ -108,7 +107,7 @@ REFUSALS = [
     ("b'bytes'", r"string literals are not allowed"),
     ("f'{x}'", r"string literals are not allowed"),
     ("True*x", r"boolean literals"),
-    ("None", r"None is not allowed"),
+    ("None", r"'None' is not allowed"),
     ("2j*x", r"complex literals are not allowed"),
     ("...", r"'\.\.\.' is not allowed"),
     ("(a := 1)", r"assignment expressions"),
