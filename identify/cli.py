@@ -90,7 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    sub.add_parser("demo", help="the main job: the catalog's verdict table")
+    p = sub.add_parser("report", help="write a derivation report (HTML, Markdown, LaTeX)")
+    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
+    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _model_options(p)
+    p.add_argument("--cells", default="1,2", help="cell sizes for the rate prediction (1,2)")
+    p.add_argument("--store", help="a results store of `identify simulate` for this model")
+    p.add_argument("--out", default="identify-report", help="output folder (identify-report)")
+
+    p = sub.add_parser("demo", help="the main job: catalog verdicts, tanh vs linear, reports")
+    p.add_argument("--out", default="identify-report", help="output folder (identify-report)")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
+    p.add_argument("--quick", action="store_true", help="a smaller sweep (for tests)")
     return parser
 
 
@@ -170,12 +181,23 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    print("identify demo: every catalog expert under softmax gating, least squares, d = 1, "
-          "order 2, 2 atoms\n")
-    print(format_verdict_table(_catalog_results(1)))
-    print("\nDetails for one expert: identify check --expert ridge-tanh")
+def _report(args: argparse.Namespace) -> int:
+    from identify.report import build_report, write_report
+
+    result = _run_check(args)
+    report = build_report(result, store=args.store, cells=parse_cells(args.cells),
+                          figure_dir=args.out)
+    written = write_report(report, args.out)
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {written['html']}, {written['md']}, {written['tex']}")
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from identify.demo import run_demo
+
+    return run_demo(args.out, workers=args.workers, quick=args.quick)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -242,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"check": _check, "rates": _rates, "simulate": _simulate,
-                    "catalog": _catalog, "demo": _demo}
+                    "report": _report, "catalog": _catalog, "demo": _demo}
         return commands[args.command](args)
     except IdentifyError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

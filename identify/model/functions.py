@@ -9,7 +9,8 @@ subclasses so that expressions and their derivatives stay compact:
 
 Each knows its derivative (``fdiff``), its elementary form
 (``expr.rewrite(sympy.exp)``, or :func:`ELEMENTARY_REWRITE` to touch only these three)
-and evaluates numerically to any precision through that form (``.evalf(60)``).
+and evaluates to any precision (``.evalf(60)``) by that form in mpmath, with guard bits
+(``log1p`` for softplus, so the tails keep their relative precision).
 
 ``relu`` is not differentiable at 0. Its derivative is taken to be
 ``Heaviside(z)`` (sympy's convention ``Heaviside(0) = 1/2``): the identifiability

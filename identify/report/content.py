@@ -1,0 +1,121 @@
+"""What a report contains: the check, the prediction, and (optionally) the simulation."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+
+from identify.errors import ConfigError
+from identify.symbolic.check import CheckResult
+from identify.theory.rates import Prediction, predict
+
+__all__ = ["Report", "SimulationSection", "build_report", "load_simulation"]
+
+
+@dataclass(frozen=True)
+class SimulationSection:
+    """A finished (or partial) sweep from a results store, analysed."""
+
+    store: str
+    sweep: str
+    truth: dict
+    fitted_ks: tuple[int, ...]
+    ns: tuple[int, ...]
+    replicates: int
+    fit: dict
+    statuses: dict[str, int]
+    slopes: tuple  # SlopeFit
+    figures: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (svg, png path)
+
+    @property
+    def failed(self) -> int:
+        return self.statuses.get("failed", 0)
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.statuses.values())
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the printers render."""
+
+    check: CheckResult
+    prediction: Prediction
+    simulation: SimulationSection | None
+    figures: dict[str, tuple[str, str]]  # name -> (svg path, png path)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        m = self.check.model
+        return f"Identifiability of {m.expert.formula} under {m.gate.spec} gating"
+
+
+def _same_model(config: dict, check: CheckResult) -> bool:
+    m = config.get("model", {})
+    model = check.model
+    return (m.get("expert", "").replace(" ", "") == model.expert.formula.replace(" ", "")
+            and m.get("gate") == model.gate.spec and m.get("estimator") == model.estimator.value
+            and m.get("dim") == model.dim)
+
+
+def load_simulation(store_path: str, check: CheckResult, figure_dir: str
+                    ) -> tuple[SimulationSection | None, str | None]:
+    """The store's sweep of this model, analysed; (None, why) when there is none."""
+    from identify.numeric.plots import plot_slopes
+    from identify.numeric.simulate import SimulationSpec, analyse
+    from identify.numeric.store import ResultStore
+
+    if not os.path.isfile(store_path):
+        raise ConfigError(f"no results store at {store_path}", where="store")
+    with ResultStore(store_path) as st:
+        sweeps = {s: c for s, c in st.sweeps().items() if _same_model(c, check)}
+        if not sweeps:
+            return None, (f"the store {store_path} holds no sweep of this model (it has "
+                          f"{len(st.sweeps())} sweep(s) of other models)")
+        sweep, config = max(sweeps.items(), key=lambda kv: len(st.rows(kv[0])))
+        rows = st.rows(sweep)
+    if not rows:
+        return None, f"the sweep {sweep} in {store_path} has no finished task yet"
+    ks = tuple(sorted({r["fitted_k"] for r in rows}))
+    ns = tuple(sorted({r["n"] for r in rows}))
+    reps = max(Counter((r["fitted_k"], r["n"]) for r in rows).values())
+    spec = SimulationSpec(config["model"], config["truth"], config["fit"], ks, ns, reps,
+                          config["predictions"])
+    slopes = analyse(spec, rows)
+    figures = {}
+    losses = [s for s in slopes if not s.quantity.startswith("block")]
+    blocks = [s for s in slopes if s.quantity.startswith("block")]
+    if losses:
+        figures["rates-losses"] = plot_slopes(losses, os.path.join(figure_dir, "rates-losses"),
+                                              "Voronoi losses against n")
+    if blocks:
+        figures["rates-blocks"] = plot_slopes(blocks, os.path.join(figure_dir, "rates-blocks"),
+                                              "per-block parameter errors against n")
+    statuses = dict(Counter(r["status"] for r in rows))
+    return SimulationSection(store_path, sweep, config["truth"], ks, ns, reps, config["fit"],
+                             statuses, slopes, figures), None
+
+
+def build_report(check: CheckResult, *, store: str | None = None, cells=(1, 2),
+                 figure_dir: str | None = None) -> Report:
+    """Gather the content of a report; figures are written to ``figure_dir``."""
+    from identify.symbolic.graph import plot_graph
+
+    figure_dir = figure_dir or tempfile.mkdtemp(prefix="identify-report-")
+    os.makedirs(figure_dir, exist_ok=True)
+    prediction = predict(check, cells)
+    figures = {}
+    stem = os.path.join(figure_dir, "interaction-graph")
+    figures["interaction-graph"] = (plot_graph(check.graph, stem + ".svg"),
+                                    plot_graph(check.graph, stem + ".png"))
+    notes: list[str] = []
+    simulation = None
+    if store is not None:
+        simulation, why = load_simulation(store, check, figure_dir)
+        if why:
+            notes.append(why)
+    return Report(check, prediction, simulation, figures, tuple(notes))

@@ -1,0 +1,118 @@
+"""Derivation reports: content, formats, and a real render in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from identify import check
+from identify.cli import main
+from identify.numeric.simulate import simulate
+from identify.report import build_report, render, write_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    store = str(out / "r.sqlite")
+    simulate("tanh(a*x+b)", store=store, fitted_ks=(2, 3), ns=[200, 600, 2000], replicates=3,
+             progress=False)
+    code = main(["report", "tanh(a*x+b)", "--gate", "softmax", "--store", store,
+                 "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_report_files_are_written(report_dir):
+    for name in ("report.html", "report.md", "report.tex", "interaction-graph.svg",
+                 "rates-losses.svg", "rates-losses.png"):
+        assert (report_dir / name).stat().st_size > 0, name
+
+
+def test_html_is_self_contained_mathml_without_javascript(report_dir):
+    page = (report_dir / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # no CDN, nothing remote
+    assert page.count("<math") >= 10 and "<mfrac>" in page
+    assert page.count("<svg") >= 3  # graph and both rate plots inlined
+    for section in ("The model", "The derivative family", "Zero functions", "Relations (PDEs)",
+                    "Certificate", "The literal conditions", "Verdict", "Parameter interactions",
+                    "Predicted rates", "Simulation"):
+        assert f">{section}" in page, section
+    assert "Strongly identifiable" in page and "arXiv:2503.03213" in page
+    assert "failed fits" in page and "confirmed" in page or "contradicted" in page
+
+
+def test_markdown_and_latex_carry_the_same_relation(report_dir):
+    md = (report_dir / "report.md").read_text()
+    tex = (report_dir / "report.tex").read_text()
+    assert "$$" in md and r"\frac{\partial}{\partial a}" in md
+    assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
+    assert r"\frac{\partial}{\partial a}" in tex
+    assert tex.count("{") == tex.count("}")
+    assert r"\includegraphics" in tex
+
+
+def test_report_without_store_says_how_to_get_measurements(tmp_path):
+    rep = build_report(check("a*x+b"), figure_dir=str(tmp_path))
+    md = render(rep, "md")
+    assert "No measurement" in md and "identify simulate" in md
+    assert "not consistent along a" in md  # the affine warning with its proof
+
+
+def test_report_from_a_store_of_another_model_says_so(report_dir, tmp_path):
+    rep = build_report(check("tanh(a*x)"), store=str(report_dir / "r.sqlite"),
+                       figure_dir=str(tmp_path))
+    assert rep.simulation is None and "no sweep of this model" in rep.notes[0]
+
+
+def test_report_bad_input(tmp_path, capsys):
+    assert main(["report", "tanh(a*x+b)", "--store", str(tmp_path / "none.sqlite"),
+                 "--out", str(tmp_path)]) == 2
+    assert "no results store" in capsys.readouterr().err
+
+
+def _chromium(url: str, png: str, profile: str, size: str = "1200,3000") -> str:
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+           f"--window-size={size}", f"--screenshot={png}", url]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert os.path.exists(png), p.stderr[-2000:]
+    return p.stderr
+
+
+def _ink_rows(png: str):
+    import numpy as np
+    from matplotlib.image import imread
+
+    img = imread(png)[..., :3]
+    dark = (img.mean(axis=2) < 0.6)
+    return np.flatnonzero(dark.any(axis=1)), dark
+
+
+def test_html_renders_in_headless_chromium_with_mathml_and_no_console_errors(report_dir,
+                                                                             tmp_path):
+    assert CHROMIUM, "needs Debian's chromium: `make test` installs it (apt-get install chromium)"
+    page = report_dir / "report.html"
+    log = _chromium(page.as_uri(), str(tmp_path / "page.png"), str(tmp_path / "p1"))
+    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    rows, dark = _ink_rows(str(tmp_path / "page.png"))
+    assert dark.mean() > 0.01  # the page is not blank
+    # MathML renders as two-dimensional math: the relation's fractions are taller than a
+    # line of text. Render the first relation alone and measure its ink height.
+    html = page.read_text()
+    relation = re.findall(r'<div class="math">(.*?)</div>', html, flags=re.S)[2]
+    solo = tmp_path / "solo.html"
+    solo.write_text(f'<!DOCTYPE html><html><body style="margin:0;font-size:20px">'
+                    f"{relation}</body></html>")
+    _chromium(solo.as_uri(), str(tmp_path / "solo.png"), str(tmp_path / "p2"), "800,300")
+    rows, _ = _ink_rows(str(tmp_path / "solo.png"))
+    assert rows.size and rows.max() - rows.min() > 30  # a fraction, not flat text
