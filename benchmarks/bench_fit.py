@@ -77,7 +77,7 @@ def bench_em(n: int = 10_000) -> None:
     def em_iteration():
         gamma = nm.responsibilities(X, y, th)
         minimize(lambda t: tuple(-v / n for v in nm.loglik(X, y, t, gamma)), th, jac=True,
-                 method="L-BFGS-B", options={"maxiter": 25})
+                 method="L-BFGS-B", options={"maxiter": FitSettings().em_mstep_iterations})
     em = _best_of(em_iteration, 5)
     print(f"Gaussian MoE, n = {n}, {nm.n_free} free parameters (linear, softmax, k = 3):")
     print(f"  floor: one vectorised pass (mixture values)  {floor * 1e3:8.3f} ms")

@@ -41,6 +41,7 @@ class FitSettings:
     max_nfev: int = 2000
     em_iterations: int = 60
     em_tol: float = 1e-6
+    em_mstep_iterations: int = 5  # a generalised EM step needs an improvement, not the optimum
     polish_iterations: int = 300
     box: float = 10.0  # parameters live in [-box * scale, box * scale], scale = max(1, |truth|)
 
@@ -149,7 +150,7 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             v, g = nm.loglik(X, y, th, gamma)
             return (-v / n, -g / n) if np.isfinite(v) else (np.inf, np.zeros_like(g))
         res = minimize(negq, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": 25})
+                       options={"maxiter": settings.em_mstep_iterations})
         change = float(np.linalg.norm(res.x - theta)) / (1 + float(np.linalg.norm(theta)))
         theta = res.x
         _, g = nm.loglik(X, y, theta)
