@@ -1,4 +1,4 @@
-"""Command line: ``identify check | catalog | demo``.
+"""Command line: ``identify check | rates | simulate | report | catalog | demo``.
 
 Thin by design: parse options, call the library, print text or JSON. Every
 :class:`~identify.errors.IdentifyError` becomes one ``error: ...`` line on stderr and exit
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="confirm the predicted rates by simulation (a sweep)")
     p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
     p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
-    p.add_argument("--preset", metavar="NAME", help="a shipped setup (see `identify catalog`)")
+    p.add_argument("--preset", metavar="NAME", help="a shipped setup (`identify catalog` lists them)")
     p.add_argument("--gate", default="softmax", help="gate (default: softmax)")
     p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
     p.add_argument("--estimator", default="lse", help="lse or gaussian (default: lse)")
@@ -167,17 +167,23 @@ def _catalog(args: argparse.Namespace) -> int:
         return 0
     entries = [{"name": n, "formula": catalog_formula(n, args.dim), "description": e.description}
                for n, e in CATALOG.items()]
+    from identify.numeric.truth import load_preset, preset_names
+
     gates = [{"name": n, "summary": g.summary, "reference": g.reference} for n, g in GATES.items()]
+    presets = [{"name": n, "source": load_preset(n)[1].source} for n in preset_names()]
     if args.json:
-        print(json.dumps({"experts": entries, "gates": gates}, indent=2))
+        print(json.dumps({"experts": entries, "gates": gates, "presets": presets}, indent=2))
         return 0
     width = max(len(e["name"]) for e in entries)
     print(f"Experts (d = {args.dim}):")
     for e in entries:
         print(f"  {e['name']:<{width}}  {e['formula']:<28}  {e['description']}")
-    print("Gates:")
+    print("Gates (--gate NAME or NAME:key=value,...):")
     for g in gates:
         print(f"  {g['name']:<{width}}  {g['summary']}  [{g['reference']}]")
+    print("Simulation presets (identify simulate --preset NAME):")
+    for pr in presets:
+        print(f"  {pr['name']:<{width}}  {pr['source']}")
     return 0
 
 
@@ -272,6 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `identify check ... | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -108,13 +108,17 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
     sweep: dict = {}
     if preset is not None:
         model, tr, sweep = load_preset(preset)
+    elif truth != "default":  # the TOML file names its model
+        model, tr, sweep = load_truth_file(truth)
+        if expert is not None and expert.replace(" ", "") != model.expert.formula.replace(" ", ""):
+            raise ConfigError(f"the truth file {truth} is for the expert "
+                              f"{model.expert.formula!r}, not {expert!r}", where="truth")
     elif expert is None:
-        raise ConfigError("give an expert formula or --preset NAME", where="expert")
-    elif truth == "default":
+        raise ConfigError("give an expert formula, --truth FILE.toml or --preset NAME",
+                          where="expert")
+    else:
         model = build_model(expert, gate, dim=dim, estimator=estimator)
         tr = default_truth(model)
-    else:
-        model, tr, sweep = load_truth_file(truth)
     fitted_ks = fitted_ks if fitted_ks is not None else sweep.get("fitted_k", (2, 3))
     ns = ns if ns is not None else sweep.get("n", "1e2:2e4:10")
     replicates = replicates if replicates is not None else sweep.get("replicates", 10)

@@ -144,3 +144,13 @@ def test_cli_simulate_bad_input(args, fragment, capsys, tmp_path):
     assert main([*args, "--store", str(tmp_path / "s.sqlite"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and fragment in err and err.count("\n") == 1
+
+
+def test_truth_file_names_its_own_model(tmp_path):
+    f = tmp_path / "t.toml"
+    f.write_text('[model]\nexpert = "tanh(a*x)"\n[noise]\nsd = 0.01\n[[atoms]]\nbeta0 = 0.0\n'
+                 'beta1 = 4.0\na = 1.5\n[[atoms]]\nbeta0 = 0.0\nbeta1 = 0.0\na = -1.0\n')
+    spec = build_spec(truth=str(f), fitted_ks=(2,), ns=[100, 200], replicates=1)
+    assert spec.model["expert"] == "tanh(a*x)" and spec.truth["noise_sd"] == 0.01
+    with pytest.raises(ConfigError, match="is for the expert"):
+        build_spec("a*x+b", truth=str(f))
