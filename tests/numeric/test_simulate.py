@@ -76,7 +76,7 @@ def test_gaussian_em_reaches_at_least_the_likelihood_of_the_truth(tmp_path):
     from identify.numeric.truth import Truth, sample_data
 
     r = simulate("a*x+b", estimator="gaussian", store=str(tmp_path / "g.sqlite"),
-                 ns=[300, 1000], replicates=2, fitted_ks=(2,), progress=False)
+                 ns=[200, 400], replicates=2, fitted_ks=(2,), progress=False)
     model = build_model("a*x+b", estimator="gaussian")
     truth = Truth.from_dict(r.spec.truth)
     nm = NumericModel(model, 2)
