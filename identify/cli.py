@@ -27,6 +27,11 @@ class _Parser(argparse.ArgumentParser):
         raise IdentifyError(f"{message} (see `{self.prog} --help`)")
 
 
+def _expert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
+    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", default="softmax",
                    help="gate: NAME or NAME:key=value,... (default: softmax; see `identify catalog`)")
@@ -44,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("check", help="analyse one expert formula or catalog entry")
-    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
-    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _expert_args(p)
     _model_options(p)
     p.add_argument("--cells", default="1,2", help="cell sizes for the rate prediction (1,2)")
     p.add_argument("--graph", metavar="FILE", help="write the interaction graph (.json/.graphml)")
@@ -53,8 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("rates", help="predicted estimation rates per parameter block")
-    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
-    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _expert_args(p)
     _model_options(p)
     p.add_argument("--cells", default="1,2", help="cell sizes: 1 = exact, m > 1 = over-fitted")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -65,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("simulate", help="confirm the predicted rates by simulation (a sweep)")
-    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
-    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _expert_args(p)
     p.add_argument("--preset", metavar="NAME", help="a shipped setup (`identify catalog` lists them)")
     p.add_argument("--gate", default="softmax", help="gate (default: softmax)")
     p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
@@ -91,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("report", help="write a derivation report (HTML, Markdown, LaTeX)")
-    p.add_argument("formula", nargs="?", help='expert formula, e.g. "tanh(a*x+b)"')
-    p.add_argument("--expert", metavar="NAME", help="a catalog entry instead of a formula")
+    _expert_args(p)
     _model_options(p)
     p.add_argument("--cells", default="1,2", help="cell sizes for the rate prediction (1,2)")
     p.add_argument("--store", help="a results store of `identify simulate` for this model")

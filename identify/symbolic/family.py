@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations_with_replacement
+from itertools import combinations_with_replacement, groupby
 
 import sympy
 
@@ -26,25 +26,19 @@ def derivative_label(base: str, derivative: Sequence[str]) -> str:
     n = len(derivative)
     if n == 0:
         return base
-    groups: list[tuple[str, int]] = []
-    for name in derivative:
-        if groups and groups[-1][0] == name:
-            groups[-1] = (name, groups[-1][1] + 1)
-        else:
-            groups.append((name, 1))
+    groups = _runs(derivative)
     denom = " ".join(f"d{name}{_power(name, k)}" for name, k in groups)
     head = f"d{n if n > 1 else ''}{base}"
     return f"{head}/{denom}" if len(groups) == 1 else f"{head}/({denom})"
 
 
+def _runs(names: Sequence[str]) -> list[tuple[str, int]]:
+    """``a a b`` -> ``[(a, 2), (b, 1)]``."""
+    return [(name, len(list(run))) for name, run in groupby(names)]
+
+
 def monomial_label(inputs: Sequence[str]) -> str:
-    groups: list[tuple[str, int]] = []
-    for name in inputs:
-        if groups and groups[-1][0] == name:
-            groups[-1] = (name, groups[-1][1] + 1)
-        else:
-            groups.append((name, 1))
-    return "*".join(f"{n}^{k}" if k > 1 else n for n, k in groups)
+    return "*".join(f"{n}^{k}" if k > 1 else n for n, k in _runs(inputs))
 
 
 @dataclass(frozen=True)
