@@ -138,7 +138,8 @@ def check(
     dim, order, atoms:
         Input dimension d, Taylor order r, number k of atoms.
     estimator:
-        ``"lse"`` (least squares).
+        ``"lse"`` (least squares) or ``"gaussian"`` (Gaussian MoE, maximum likelihood:
+        F = kernel * N(y | h, nu)).
     seed:
         Seed of the rational sample points (the verdict does not depend on it).
 

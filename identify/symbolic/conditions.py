@@ -56,7 +56,8 @@ class ConditionResult:
             "holds": self.holds,
             "evidence": self.evidence,
             "family_size": a.size,
-            "distinct": a.size - sum(1 for r in a.relations if r.kind == "duplicate"),
+            "distinct": a.size - len(a.zero_functions)
+            - sum(1 for r in a.relations if r.kind == "duplicate"),
             "rank": a.rank,
             "zero_functions": [r.members[0].label for r in a.zero_functions],
             "relations": [r.to_dict() for r in a.relations],

@@ -69,9 +69,12 @@ def write_graph(g: nx.Graph, path: str) -> str:
 
 def plot_graph(g: nx.Graph, path: str, title: str = "") -> str:
     """Draw the graph to ``.svg`` or ``.png`` with matplotlib; edges labelled by relation."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # do not switch a live session's backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from identify.errors import ConfigError

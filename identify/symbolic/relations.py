@@ -55,12 +55,16 @@ class Relation:
 
     @property
     def kind(self) -> str:
-        """``zero`` (one term), ``duplicate`` (two equal members) or ``relation``."""
+        """``zero`` (one term), ``duplicate`` (two equal derivatives of order >= 1) or
+        ``relation``."""
         if len(self.terms) == 1:
             return "zero"
         if len(self.terms) == 2:
-            (_, c1), (_, c2) = self.terms
-            if c1.is_number and c2.is_number and c1 == -c2:
+            (m1, c1), (m2, c2) = self.terms
+            # F itself stands for the weight direction (dF/dbeta0 = F): a relation with F is
+            # never a mere duplicate of two derivatives (e.g. dF/dW = F for the Laplace gate
+            # in d = 1 confounds W with the weight)
+            if c1.is_number and c2.is_number and c1 == -c2 and m1.order and m2.order:
                 return "duplicate"
         return "relation"
 

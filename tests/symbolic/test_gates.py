@@ -48,6 +48,13 @@ def test_laplace_with_linear_expert_has_no_relation_dF_da_eq_d2F_dW_db():
     assert any("smooth piece" in rel.proof for rel in r.relations)
 
 
+def test_laplace_in_one_dimension_confounds_the_centre_with_the_weight_on_a_piece():
+    r = check("tanh(a*x+b)", "laplace")
+    rel = [x for x in r.relations if {m.derivative for m in x.members} == {("W",), ()}]
+    assert rel and rel[0].kind == "relation"  # dF/dW = +-F: not a mere duplicate
+    assert r.verdict is not Verdict.STRONG
+
+
 def test_laplace_in_two_dimensions_is_smooth_and_analysed_without_pieces():
     r = check("a1*x1 + a2*x2 + b", "laplace", dim=2)
     assert not has_relation(r, {("a1",): 1, ("W_1", "b"): -1})
