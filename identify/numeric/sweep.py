@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from identify.errors import ConfigError
@@ -323,8 +324,11 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
 
     try:
         if workers == 1 and scheduler is None:
-            for task in todo:
-                finish(_run_one(task_fn, config, task))
+            # one BLAS thread here too: these fits are many small products, and threaded BLAS
+            # on a busy machine made in-process sweeps up to 18x slower (measured)
+            with threadpool_limits(limits=1):
+                for task in todo:
+                    finish(_run_one(task_fn, config, task))
         elif todo:
             with _executor(workers, scheduler) as executor:
                 _run_pool(executor, task_fn, config, todo, finish)
