@@ -62,7 +62,8 @@ def format_check(r: CheckResult) -> str:
     cert = fam.certificate.text if fam.certificate else "none reached"
     lines.append(f"Rank: {fam.rank} of {fam.size} per atom; {fam.joint_rank} of "
                  f"{fam.atoms * fam.size} over {fam.atoms} atoms"
-                 + (" (exact: rank + relations = size)" if fam.complete else " (lower bound)"))
+                 + (" (complete: rank + relations = size, no cross-atom relation)"
+                    if fam.complete else " (lower bound)"))
     lines.append(f"Certificate: {cert}")
     lines.append("")
     lines.append("Literal conditions (on h alone, read as sets):")

@@ -108,7 +108,7 @@ class FamilyAnalysis:
         """Every relation is accounted for: rank + relations = size, and atoms do not interact."""
         return (not self.unproved
                 and self.rank + len(self.relations) + len(self.zero_functions) == self.size
-                and self.joint_rank == self.atoms * self.rank)
+                and self.joint_rank >= self.atoms * self.rank)
 
     @property
     def independent(self) -> bool | None:
@@ -163,12 +163,13 @@ class _Collocation:
     """Rows of member values at rational input points, for fixed atoms."""
 
     def __init__(self, program: ArbProgram, n_inputs: int, sampler: PointSampler, positive: bool,
-                 pattern: tuple | None = None):
+                 pattern: tuple | None = None, pieces: bool = True):
         self.program = program
         self.n_inputs = n_inputs
         self.sampler = sampler
         self.positive = positive
         self.pattern = pattern  # smooth piece every row must lie on (set by the first row)
+        self.pieces = pieces  # False: rows from every piece (independence needs no piece)
 
     def rows(self, atoms: Sequence[Sequence[Fraction]], count: int
              ) -> tuple[list[list[arb]], list[tuple[Fraction, ...]]] | None:
@@ -194,7 +195,9 @@ class _Collocation:
                 continue
             if not is_finite(row) or all(v.is_zero() for v in row):
                 continue
-            if self.pattern is None:
+            if not self.pieces:
+                pass  # any piece: for certifying independence across atoms
+            elif self.pattern is None:
                 self.pattern = tuple(pattern)
             elif tuple(pattern) != self.pattern:
                 continue  # another smooth piece
@@ -267,13 +270,17 @@ def analyze_family(
     joint, cert = 0, None
     for attempt, jprec in enumerate(dict.fromkeys((prec, *precisions[1:]))):
         with workprec(jprec):
-            coll = _Collocation(program, len(inputs), PointSampler(seed + 101 + attempt), positive)
+            # independence across atoms is certified on the whole domain: a nonzero minor at
+            # any points proves it, and atoms of a non-smooth expert may be active on
+            # disjoint pieces
+            coll = _Collocation(program, len(inputs), PointSampler(seed + 101 + attempt),
+                                positive, pieces=False)
             got = coll.rows(atom_values, (len(atoms) * len(reps) + ROW_MARGIN) * (attempt + 1))
             if got is None:
                 continue
             J, pts = got
             jel = eliminate(J)
-            if jel.rank < joint:
+            if jel.rank <= joint:
                 continue
             joint = jel.rank
             labels = [f"{rep_members[c % len(reps)].label} @ atom {c // len(reps) + 1}"
@@ -288,6 +295,10 @@ def analyze_family(
             )
         if joint >= len(atoms) * rank:
             break
+    if joint > len(atoms) * rank:
+        notes.append(f"the joint rank over {len(atoms)} atoms ({joint}) is measured on the whole "
+                     f"domain, where relations proved on one smooth piece need not hold; it "
+                     f"exceeds {len(atoms)} x {rank}, so the atoms add no relation")
     if joint < len(atoms) * rank:
         notes.append(f"the joint rank over {len(atoms)} atoms ({joint}) is below {len(atoms)} x "
                      f"{rank}: cross-atom relations or too few points; inconclusive")
