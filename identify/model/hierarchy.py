@@ -61,7 +61,8 @@ class Hierarchical(Gate):
                "one atom = one top-level group")
     reference = "arXiv:2503.03213, arXiv:2410.02935"
     _options = {"inner": (int, 2), "form": (str, "model")}
-    normaliser = "tree"  # not a flat mixture: identify.numeric does not simulate it yet
+    # numerically a flat softmax over top-level groups whose "expert" is the group function
+    normaliser = "softmax"
 
     def __init__(self, tree: nx.DiGraph | None = None, **options: Any):
         self.tree = tree
@@ -124,6 +125,15 @@ class Hierarchical(Gate):
                 ) -> tuple[sympy.Expr, tuple[ParamBlock, ...]]:
         if self.options["form"] == "path":
             return super().product(inputs, expert)
+        group, leaf_blocks = self.group_function(inputs, expert)
+        return self.kernel(inputs, expert.dim) * group, self.blocks(expert.dim) + leaf_blocks
+
+    def group_function(self, inputs: tuple[sympy.Symbol, ...], expert: Expert
+                       ) -> tuple[sympy.Expr, tuple[ParamBlock, ...]]:
+        """N(group): the inner softmax tree over the group's experts, and the experts' blocks.
+
+        The whole mixture is a flat softmax over top-level groups whose "expert" is N(group);
+        that is how ``identify.numeric`` simulates it."""
         dim = expert.dim
         leaf_blocks: list[ParamBlock] = []
         leaf_expr: dict[Any, sympy.Expr] = {}
@@ -143,5 +153,4 @@ class Hierarchical(Gate):
             total = sympy.Add(*scores)
             return sympy.Add(*[s * node(c) for s, c in zip(scores, children, strict=True)]) / total
 
-        F = self.kernel(inputs, dim) * node(self.group)
-        return F, self.blocks(dim) + tuple(leaf_blocks)
+        return node(self.group), tuple(leaf_blocks)

@@ -64,9 +64,10 @@ class NumericModel:
 
     def __init__(self, model: Model, k: int):
         gate = model.gate
-        if gate.normaliser == "tree":
-            raise ConfigError(f"simulation of the {gate.name} gate is not supported yet",
-                              hint="use softmax, temperature, laplace, sigmoid or top-k",
+        tree = hasattr(gate, "group_function") and gate.options.get("form") != "path"
+        if tree and model.estimator is Estimator.GAUSSIAN:
+            raise ConfigError("simulation of the hierarchical Gaussian MoE is not supported yet",
+                              hint="use --estimator lse with the hierarchical gate",
                               where="gate")
         if k < 1:
             raise ConfigError(f"the number of fitted atoms must be >= 1, got {k}", where="k")
@@ -76,8 +77,14 @@ class NumericModel:
         score = gate.score(self.x_syms, dim)
         shared = [make_symbol(n) for n in gate.shared]
         gate_syms = [make_symbol("beta0")] + [s for b in gate.blocks(dim) for s in b.symbols
-                                               if s not in shared and s.name != "beta0"]
-        expert_syms = list(model.expert.parameters)
+                                               if s not in shared and s.name != "beta0"
+                                               and s in score.free_symbols]
+        if tree:  # a flat softmax over top-level groups; each group's "expert" is N(group)
+            h, leaf_blocks = gate.group_function(self.x_syms, model.expert)
+            expert_syms = [s for s in model.parameters if s not in gate_syms]
+        else:
+            h = model.expert.expr
+            expert_syms = list(model.expert.parameters)
         self.gaussian = model.estimator is Estimator.GAUSSIAN
         var_syms = [make_symbol("nu")] if self.gaussian else []
         self.atom_syms = gate_syms + expert_syms + var_syms
@@ -90,7 +97,6 @@ class NumericModel:
         self._args = args
         self._score = _lambdify(args, score)
         self._dscore = [_lambdify(args, sympy.diff(score, s)) for s in gate_syms + shared]
-        h = model.expert.expr
         self._h = _lambdify(args, h)
         self._dh = [_lambdify(args, sympy.diff(h, s)) for s in expert_syms]
         pinned = set(gate.pinned)

@@ -124,8 +124,15 @@ def default_truth(model: Model, k: int = 2) -> Truth:
     for i in range(k):
         last = i == k - 1
         atom: dict[str, float] = {}
-        for j, s in enumerate(nm.expert_syms):
-            atom[s.name] = _EXPERT_VALUES[i % 3][j % 6]
+        j = 0
+        for s in nm.expert_syms:
+            if s.name.startswith("gamma_"):  # an inner gate (hierarchical): switch inside too
+                atom[s.name] = 4.0 * (1 if i % 2 == 0 else -1)
+            elif s.name.startswith("alpha_"):
+                atom[s.name] = 0.0
+            else:
+                atom[s.name] = _EXPERT_VALUES[i % 3][j % 6]
+                j += 1
         for s in nm.gate_syms:
             n = s.name
             if n == "beta0":

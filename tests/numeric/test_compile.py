@@ -12,7 +12,7 @@ from identify.model.gate import GATES
 from identify.model.model import build_model
 from identify.numeric.compile import NumericModel
 
-SIM_GATES = [g for g, cls in GATES.items() if cls.normaliser != "tree"]
+SIM_GATES = sorted(GATES)
 
 
 def _theta(nm: NumericModel, rng) -> np.ndarray:
@@ -84,6 +84,13 @@ def test_softmax_weights_sum_to_one_and_topk_zeroes_the_rest():
     assert np.all((G > 0).sum(axis=1) == 2)
 
 
-def test_hierarchical_gate_is_refused_with_a_clear_error():
+def test_hierarchical_mixture_is_a_softmax_over_groups_of_inner_mixtures():
+    nm = NumericModel(build_model("tanh(a*x+b)", "hierarchical"), 2)
+    assert [s.name for s in nm.gate_syms] == ["beta0", "beta1"]
+    assert {"gamma_e1", "alpha_e1", "a_e1", "a_e2"} <= {s.name for s in nm.expert_syms}
+    assert "gamma_e2" not in {s.name for s in nm.expert_syms}  # the pinned child
+
+
+def test_hierarchical_gaussian_moe_is_refused_with_a_clear_error():
     with pytest.raises(ConfigError, match="not supported yet"):
-        NumericModel(build_model("tanh(a*x+b)", "hierarchical"), 2)
+        NumericModel(build_model("a*x+b", "hierarchical", estimator="gaussian"), 2)

@@ -25,6 +25,7 @@ def test_presets_ship_with_the_package_and_reproduce_the_published_values():
 
 
 @pytest.mark.parametrize("formula, gate", [("tanh(a*x+b)", "softmax"), ("a*x+b", "laplace"),
+                                           ("tanh(a*x)", "hierarchical"),
                                            ("c*sigmoid(a*x)", "temperature"),
                                            ("tanh(a*x+b)", "sigmoid")])
 def test_default_truth_is_valid_and_the_gate_switches_inside_the_domain(formula, gate):
@@ -93,7 +94,7 @@ def test_spec_validation():
     with pytest.raises(ConfigError, match="fitted k"):
         build_spec("tanh(a*x+b)", fitted_ks=(0,))
     with pytest.raises(ConfigError, match="not supported yet"):
-        build_spec("tanh(a*x+b)", "hierarchical")
+        build_spec("a*x+b", "hierarchical", estimator="gaussian")
     with pytest.raises(ConfigError, match="unknown preset"):
         build_spec(preset="nope")
 
@@ -154,3 +155,11 @@ def test_truth_file_names_its_own_model(tmp_path):
     assert spec.model["expert"] == "tanh(a*x)" and spec.truth["noise_sd"] == 0.01
     with pytest.raises(ConfigError, match="is for the expert"):
         build_spec("a*x+b", truth=str(f))
+
+
+def test_hierarchical_sweep_runs(tmp_path):
+    r = simulate("tanh(a*x)", "hierarchical", store=str(tmp_path / "h.sqlite"), ns=[300, 600],
+                 replicates=1, fitted_ks=(2,), progress=False)
+    assert [row["status"] for row in r.rows] == ["converged", "converged"]
+    assert all(set(row["losses"]) == {"D1", "D2"} for row in r.rows)
+    assert "exact:gamma_e1" in r.rows[0]["block_errors"]
