@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import mpmath
 import sympy
+from sympy.core.sympify import _sympify  # strict: never parses strings
 from sympy.core.function import ArgumentIndexError
 
 __all__ = [
@@ -220,7 +221,7 @@ def gelu(z: sympy.Expr) -> sympy.Expr:
     sympy.Expr
         An elementary expression (no custom function class).
     """
-    z = sympy.sympify(z)
+    z = _sympify(z)
     return z * (1 + sympy.erf(z / sympy.sqrt(2))) / 2
 
 
@@ -237,7 +238,7 @@ def silu(z: sympy.Expr) -> sympy.Expr:
     sympy.Expr
         ``z*sigmoid(z)``.
     """
-    z = sympy.sympify(z)
+    z = _sympify(z)
     return z * sigmoid(z)
 
 
@@ -259,7 +260,7 @@ def ELEMENTARY_REWRITE(expr: sympy.Expr) -> sympy.Expr:  # noqa: N802 - public n
         ``softplus(z) -> log(1 + exp(z))`` and ``relu(z) -> z*Heaviside(z)``,
         also inside derivatives and nested arguments.
     """
-    expr = sympy.sympify(expr)
+    expr = _sympify(expr)
     return expr.replace(
         lambda e: isinstance(e, _Activation),
         lambda e: e._elementary(e.args[0]),
