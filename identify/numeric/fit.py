@@ -2,10 +2,11 @@
 
 - Least squares: trust-region reflective (``scipy.optimize.least_squares``) with the
   analytic Jacobian, several starts, a per-start evaluation budget.
-- Gaussian MoE: EM whose M-step maximises the EM surrogate Q (responsibilities fixed) with
-  L-BFGS-B and Q's analytic gradient (a generalised EM; for softmax gates with linear
-  experts Q is concave in each block), then a quasi-Newton polish of the full
-  log-likelihood with its analytic gradient. Over-specified EM crawls (its iteration count
+- Gaussian MoE: EM. For softmax-type gates the M-step is weighted least squares for each
+  expert (exact for experts linear in their parameters), the closed-form variances, and
+  Fisher scoring (IRLS) for the gate with step halving; for the other gates a short
+  L-BFGS-B step on the EM surrogate Q (a generalised EM). Then a quasi-Newton polish of the
+  full log-likelihood with its analytic gradient. Over-specified EM crawls (its iteration count
   grows like a power of n), so it stops on the gradient norm *and* the parameter change,
   and its iteration cap grows with n.
 - Initialisation: the papers' protocol (every true atom gets at least one fitted atom,
@@ -143,16 +144,20 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     theta = x0.copy()
     cap = int(settings.em_iterations * (n / 100) ** 0.25)
     status, it = "budget", 0
+    classic = nm.gate.normaliser in ("softmax", "top-k")
     for it in range(1, cap + 1):
         gamma = nm.responsibilities(X, y, theta)
+        if classic:  # weighted least squares for the experts, Fisher scoring for the gate
+            new = _m_step(nm, X, y, theta, gamma, box)
+        else:  # gates without a multinomial form: a short quasi-Newton step on Q
 
-        def negq(th, gamma=gamma):
-            v, g = nm.loglik(X, y, th, gamma)
-            return (-v / n, -g / n) if np.isfinite(v) else (np.inf, np.zeros_like(g))
-        res = minimize(negq, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": settings.em_mstep_iterations})
-        change = float(np.linalg.norm(res.x - theta)) / (1 + float(np.linalg.norm(theta)))
-        theta = res.x
+            def negq(th, gamma=gamma):
+                v, g = nm.loglik(X, y, th, gamma)
+                return (-v / n, -g / n) if np.isfinite(v) else (np.inf, np.zeros_like(g))
+            new = minimize(negq, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                           options={"maxiter": settings.em_mstep_iterations}).x
+        change = float(np.linalg.norm(new - theta)) / (1 + float(np.linalg.norm(theta)))
+        theta = new
         _, g = nm.loglik(X, y, theta)
         if change < settings.em_tol and float(np.linalg.norm(g)) / n < 1e-4:
             status = "converged"
@@ -169,6 +174,101 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     if res.success or grad < 1e-5:
         status = "converged"
     return theta, status, it + int(res.nit), -v / n, grad
+
+
+def _m_step(nm: NumericModel, X, y, theta, gamma, box: float) -> np.ndarray:
+    """One EM M-step for a softmax-type gate.
+
+    Experts: for each atom, weighted least squares of y on h(x; eta) with weights gamma_i
+    (Levenberg-Marquardt; exact in one step when h is linear in eta), then the closed-form
+    variance nu_i = sum gamma_i (y - h_i)^2 / sum gamma_i. Gate: Fisher scoring (IRLS) on
+    Q_gate = sum_n sum_i gamma_ni log g_i(x_n) with step halving.
+    """
+    atoms, shared = nm.split(nm.full(theta))
+    ng, ne = len(nm.gate_syms), len(nm.expert_syms)
+    e_idx = list(range(ng, ng + ne))
+    for i in range(nm.k):
+        w = gamma[:, i]
+        sw = np.sqrt(w)
+        if ne:
+            def res(eta, i=i, sw=sw):
+                a = atoms[i].copy()
+                a[e_idx] = eta
+                return sw * (nm._call(nm._h, X, a, shared) - y)
+
+            def jac(eta, i=i, sw=sw):
+                a = atoms[i].copy()
+                a[e_idx] = eta
+                return np.column_stack([sw * nm._call(f, X, a, shared) for f in nm._dh])
+            r = least_squares(res, atoms[i, e_idx], jac=jac, method="lm", max_nfev=50)
+            if np.all(np.abs(r.x) <= box):
+                atoms[i, e_idx] = r.x
+        resid = y - nm._call(nm._h, X, atoms[i], shared)
+        atoms[i, -1] = max(float(np.sum(w * resid**2) / max(np.sum(w), 1e-300)), 1e-8)
+    theta = nm.pack(atoms, shared)
+    return _gate_scoring(nm, X, theta, gamma)
+
+
+def _gate_scoring(nm: NumericModel, X, theta, gamma, steps: int = 3) -> np.ndarray:
+    """Fisher scoring for the gate parameters: grad = sum_n D_n^T (gamma_n - g_n),
+    Fisher = sum_n D_n^T (diag g_n - g_n g_n^T) D_n, D_n[i, p] = d s_i / d phi_p."""
+    gate_free = np.array([j for j, sl in enumerate(s for s in nm.slots if s.free)
+                          if sl.atom is None or _slot_index(nm, sl) < len(nm.gate_syms)])
+    if gate_free.size == 0:
+        return theta
+
+    def q_and_parts(th):
+        full = nm.full(th)
+        atoms, shared = nm.split(full)
+        S, G, _ = nm.parts(X, full)
+        with np.errstate(divide="ignore"):
+            q = float(np.sum(np.where(gamma > 0, gamma * np.log(G), 0.0)))
+        return q, atoms, shared, G
+
+    q, atoms, shared, G = q_and_parts(theta)
+    for _ in range(steps):
+        D = _score_jacobian(nm, X, atoms, shared)[:, :, gate_free]  # n x k x P
+        grad = np.einsum("nip,ni->p", D, gamma - G)
+        t = np.einsum("nip,ni->np", D, G)
+        fisher = np.einsum("nip,ni,niq->pq", D, G, D) - t.T @ t
+        try:
+            step = np.linalg.solve(fisher + 1e-9 * np.eye(len(grad)) * (1 + np.trace(fisher)),
+                                   grad)
+        except np.linalg.LinAlgError:
+            break
+        for _halving in range(20):
+            cand = theta.copy()
+            cand[gate_free] += step
+            qc, ac, sc, Gc = q_and_parts(cand)
+            if np.isfinite(qc) and qc >= q:
+                theta, q, atoms, shared, G = cand, qc, ac, sc, Gc
+                break
+            step = step / 2
+        else:
+            break
+    return theta
+
+
+def _slot_index(nm: NumericModel, slot) -> int:
+    return [s.name for s in nm.atom_syms].index(slot.symbol)
+
+
+def _score_jacobian(nm: NumericModel, X, atoms, shared) -> np.ndarray:
+    """d s_i(x_n) / d theta_free_j for every free slot: n x k x n_free (0 off the atom)."""
+    free = [s for s in nm.slots if s.free]
+    out = np.zeros((X.shape[0], nm.k, len(free)))
+    dS = nm._dscores(X, atoms, shared)
+    ng = len(nm.gate_syms)
+    for j, sl in enumerate(free):
+        if sl.atom is None:  # shared (temperature): every atom's score
+            p = ng + [s.name for s in nm.shared_syms].index(sl.symbol)
+            for i in range(nm.k):
+                out[:, i, j] = dS[i][p]
+        else:
+            p = _slot_index(nm, sl)
+            if p < ng:
+                out[:, sl.atom, j] = dS[sl.atom][p]
+    return out
 
 
 def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray],
