@@ -128,6 +128,25 @@ class Hierarchical(Gate):
         group, leaf_blocks = self.group_function(inputs, expert)
         return self.kernel(inputs, expert.dim) * group, self.blocks(expert.dim) + leaf_blocks
 
+    def leaf_terms(self, inputs: tuple[sympy.Symbol, ...], expert: Expert
+                   ) -> list[tuple[str, sympy.Expr, sympy.Expr]]:
+        """For each expert of the analysed group: (leaf name, its probability within the group
+        as a product of inner softmax probabilities along its path, its renamed expert)."""
+        dim = expert.dim
+        out = []
+        for leaf in self.leaves():
+            path = nx.shortest_path(self.tree, self.group, leaf)
+            prob = sympy.Integer(1)
+            for parent, child in zip(path, path[1:]):
+                children = list(self.tree.successors(parent))
+                scores = {c: sympy.exp(dot(vector(f"gamma_{c}", dim), inputs)
+                                       + make_symbol(f"alpha_{c}")) for c in children[:-1]}
+                scores[children[-1]] = sympy.Integer(1)
+                prob = prob * scores[child] / sympy.Add(*scores.values())
+            rename = {s: make_symbol(f"{s.name}_{leaf}") for s in expert.parameters}
+            out.append((str(leaf), prob, expert.expr.xreplace(rename)))
+        return out
+
     def group_function(self, inputs: tuple[sympy.Symbol, ...], expert: Expert
                        ) -> tuple[sympy.Expr, tuple[ParamBlock, ...]]:
         """N(group): the inner softmax tree over the group's experts, and the experts' blocks.

@@ -65,10 +65,9 @@ class NumericModel:
     def __init__(self, model: Model, k: int):
         gate = model.gate
         tree = hasattr(gate, "group_function") and gate.options.get("form") != "path"
-        if tree and model.estimator is Estimator.GAUSSIAN:
-            raise ConfigError("simulation of the hierarchical Gaussian MoE is not supported yet",
-                              hint="use --estimator lse with the hierarchical gate",
-                              where="gate")
+        # hierarchical Gaussian MoE: each group's component is the density
+        # D = sum_e rho_e N(y | h_e, nu_e) (a function of x and y), not a mean and a variance
+        self.density = tree and model.estimator is Estimator.GAUSSIAN
         if k < 1:
             raise ConfigError(f"the number of fitted atoms must be >= 1, got {k}", where="k")
         self.model, self.k, self.gate = model, k, gate
@@ -80,20 +79,21 @@ class NumericModel:
                                                if s not in shared and s.name != "beta0"
                                                and s in score.free_symbols]
         if tree:  # a flat softmax over top-level groups; each group's "expert" is N(group)
-            h, leaf_blocks = gate.group_function(self.x_syms, model.expert)
+            h, _ = gate.group_function(self.x_syms, model.component)
             expert_syms = [s for s in model.parameters if s not in gate_syms]
         else:
             h = model.expert.expr
             expert_syms = list(model.expert.parameters)
         self.gaussian = model.estimator is Estimator.GAUSSIAN
-        var_syms = [make_symbol("nu")] if self.gaussian else []
+        var_syms = [make_symbol("nu")] if self.gaussian and not self.density else []
         self.atom_syms = gate_syms + expert_syms + var_syms
         self.shared_syms = shared
         self.gate_syms, self.expert_syms, self.var_syms = gate_syms, expert_syms, var_syms
         blocks = {s.name: b.name for b in model.blocks for s in b.symbols}
         blocks["beta0"] = "beta0"
         self.block_of = blocks
-        args = list(self.x_syms) + self.atom_syms + shared
+        self.y_sym = make_symbol("y")
+        args = list(self.x_syms) + ([self.y_sym] if self.density else []) + self.atom_syms + shared
         self._args = args
         self._score = _lambdify(args, score)
         self._dscore = [_lambdify(args, sympy.diff(score, s)) for s in gate_syms + shared]
@@ -111,7 +111,38 @@ class NumericModel:
         self.slots = tuple(slots)
         self.free_index = np.array([j for j, sl in enumerate(slots) if sl.free])
         self.n_atom = len(self.atom_syms)
+        if self.density:  # for sampling: each expert's probability in its group, mean, variance
+            self._leaves = [(_lambdify(args, prob), _lambdify(args, mean),
+                             self.atom_syms.index(make_symbol(f"nu_{leaf}")))
+                            for leaf, prob, mean in gate.leaf_terms(self.x_syms, model.expert)]
 
+    def with_y(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The columns the compiled functions take: X, and y too for a density model."""
+        return np.column_stack([X, y]) if self.density else X
+
+    def sample_outputs(self, X: np.ndarray, full: np.ndarray, rng: np.random.Generator
+                       ) -> np.ndarray:
+        """y given X from the Gaussian MoE (atom, then for a hierarchy an expert, then noise)."""
+        n = X.shape[0]
+        Xe = self.with_y(X, np.zeros(n))
+        _, G, H = self.parts(Xe, full)
+        atoms, shared = self.split(full)
+        z = _categorical(G, rng)
+        if not self.density:
+            return H[np.arange(n), z] + rng.normal(size=n) * np.sqrt(atoms[z, -1])
+        y = np.empty(n)
+        for g in range(self.k):
+            rows = np.flatnonzero(z == g)
+            if rows.size == 0:
+                continue
+            Xg = Xe[rows]
+            P = np.column_stack([self._call(p, Xg, atoms[g], shared) for p, _, _ in self._leaves])
+            e = _categorical(P, rng)
+            means = np.column_stack([self._call(m, Xg, atoms[g], shared)
+                                     for _, m, _ in self._leaves])
+            var = np.array([atoms[g, v] for _, _, v in self._leaves])[e]
+            y[rows] = means[np.arange(rows.size), e] + rng.normal(size=rows.size) * np.sqrt(var)
+        return y
     # -- layout ---------------------------------------------------------------------------
     @property
     def n_free(self) -> int:
@@ -210,12 +241,18 @@ class NumericModel:
         """
         full = self.full(theta_free)
         atoms, shared = self.split(full)
+        X = self.with_y(X, y)
         S, G, H = self.parts(X, full)
-        nu = atoms[:, -1]
-        if np.any(nu <= 0):
-            return -np.inf, np.zeros(self.n_free)
-        R = y[:, None] - H
-        logN = -0.5 * np.log(2 * np.pi * nu) - R**2 / (2 * nu)
+        if self.density:
+            if np.any(H <= 0) or not np.all(np.isfinite(H)):
+                return -np.inf, np.zeros(self.n_free)
+            logN = np.log(H)
+        else:
+            nu = atoms[:, -1]
+            if np.any(nu <= 0):
+                return -np.inf, np.zeros(self.n_free)
+            R = y[:, None] - H
+            logN = -0.5 * np.log(2 * np.pi * nu) - R**2 / (2 * nu)
         with np.errstate(divide="ignore"):
             logG = np.log(G)
         L = logG + logN
@@ -235,21 +272,35 @@ class NumericModel:
         else:
             sig = sp.expit(S)
             dlds = gamma * (1 - sig) - G * (1 - sig) * gamma.sum(axis=1, keepdims=True)
-        weight = gamma * R / nu  # d log-lik / d h_i
-        cols = self._assemble(X, atoms, shared, dlds, G, mean_weight=weight)
-        dnu = gamma * (R**2 / (2 * nu**2) - 1 / (2 * nu))
-        for i in range(self.k):
-            cols[:, i * self.n_atom + self.n_atom - 1] = dnu[:, i]
+        if self.density:  # d log D / d theta = (d D / d theta) / D
+            cols = self._assemble(X, atoms, shared, dlds, G, mean_weight=gamma / H)
+        else:
+            weight = gamma * R / nu  # d log-lik / d h_i
+            cols = self._assemble(X, atoms, shared, dlds, G, mean_weight=weight)
+            dnu = gamma * (R**2 / (2 * nu**2) - 1 / (2 * nu))
+            for i in range(self.k):
+                cols[:, i * self.n_atom + self.n_atom - 1] = dnu[:, i]
         return value, cols.sum(axis=0)[self.free_index]
 
     def responsibilities(self, X, y, theta_free):
         full = self.full(theta_free)
         atoms, _ = self.split(full)
-        _, G, H = self.parts(X, full)
-        nu = atoms[:, -1]
-        logN = -0.5 * np.log(2 * np.pi * nu) - (y[:, None] - H) ** 2 / (2 * nu)
+        _, G, H = self.parts(self.with_y(X, y), full)
+        if self.density:
+            with np.errstate(divide="ignore"):
+                logN = np.log(H)
+        else:
+            nu = atoms[:, -1]
+            logN = -0.5 * np.log(2 * np.pi * nu) - (y[:, None] - H) ** 2 / (2 * nu)
         with np.errstate(divide="ignore"):
             L = np.log(G) + logN
         L -= L.max(axis=1, keepdims=True)
         P = np.exp(L)
         return P / P.sum(axis=1, keepdims=True)
+
+
+def _categorical(P: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row from the (unnormalised) probabilities in the rows of P."""
+    u = rng.random(P.shape[0])[:, None]
+    cdf = np.cumsum(P / P.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((cdf < u).sum(axis=1), P.shape[1] - 1)

@@ -81,7 +81,7 @@ def _bounds(nm: NumericModel, box: float = np.inf) -> tuple[np.ndarray, np.ndarr
     lo, hi = np.full(nm.n_free, -box), np.full(nm.n_free, box)
     free = [s for s in nm.slots if s.free]
     for j, sl in enumerate(free):
-        if sl.symbol in ("nu", "tau"):
+        if sl.symbol in ("nu", "tau") or sl.symbol.startswith("nu_"):
             lo[j] = 1e-6
     return lo, hi
 
@@ -98,8 +98,9 @@ def initial_points(nm: NumericModel, nm_true: NumericModel, theta_true: np.ndarr
     for r in range(max(1, settings.restarts)):
         if settings.init == "random" or (settings.init == "mixed" and r > 0):
             atoms = rng.uniform(-2, 2, size=(nm.k, nm.n_atom))
-            if "nu" in names:
-                atoms[:, names.index("nu")] = rng.uniform(0.05, 1.0, size=nm.k)
+            for v, name in enumerate(names):
+                if name == "nu" or name.startswith("nu_"):
+                    atoms[:, v] = rng.uniform(0.05, 1.0, size=nm.k)
             shared = rng.uniform(0.5, 2.0, size=len(sh))
         else:
             sd = settings.init_noise * n ** -0.083
@@ -107,9 +108,9 @@ def initial_points(nm: NumericModel, nm_true: NumericModel, theta_true: np.ndarr
             if "beta0" in names and nm.gate.normaliser != "sigmoid":
                 b0 = names.index("beta0")
                 atoms[:, b0] = At[owners, b0] + math.log(sizes[-1]) - np.log(sizes[owners])
-            if "nu" in names:
-                v = names.index("nu")
-                atoms[:, v] = At[owners, v]
+            for v, name in enumerate(names):  # variances start at the truth's (positive)
+                if name == "nu" or name.startswith("nu_"):
+                    atoms[:, v] = At[owners, v]
             shared = sh.copy()
         theta = nm.pack(atoms, shared)
         starts.append(np.maximum(theta, np.where(np.isfinite(lo), lo * 10, -np.inf)))
@@ -144,7 +145,7 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     theta = x0.copy()
     cap = int(settings.em_iterations * (n / 100) ** 0.25)
     status, it = "budget", 0
-    classic = nm.gate.normaliser in ("softmax", "top-k")
+    classic = nm.gate.normaliser in ("softmax", "top-k") and not nm.density
     for it in range(1, cap + 1):
         gamma = nm.responsibilities(X, y, theta)
         if classic:  # weighted least squares for the experts, Fisher scoring for the gate

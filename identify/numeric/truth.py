@@ -98,8 +98,10 @@ def check_truth(truth: Truth, nm: NumericModel) -> None:
             raise ConfigError(f"truth atom {i} needs exactly the parameters {', '.join(names)}"
                               f" (missing: {', '.join(missing) or '-'}; unknown: "
                               f"{', '.join(extra) or '-'})", where="truth")
-        if "nu" in atom and not atom["nu"] > 0:
-            raise ConfigError(f"truth atom {i}: the variance nu must be > 0", where="truth")
+        for name, value in atom.items():
+            if (name == "nu" or name.startswith("nu_")) and not value > 0:
+                raise ConfigError(f"truth atom {i}: the variance {name} must be > 0",
+                                  where="truth")
     last = truth.atoms[-1]
     for slot in nm.slots:
         if not slot.free and slot.atom == nm.k - 1 and last[slot.symbol] != 0:
@@ -130,6 +132,8 @@ def default_truth(model: Model, k: int = 2) -> Truth:
                 atom[s.name] = 4.0 * (1 if i % 2 == 0 else -1)
             elif s.name.startswith("alpha_"):
                 atom[s.name] = 0.0
+            elif s.name.startswith("nu_"):  # a hierarchy's per-expert variances
+                atom[s.name] = [0.04, 0.09, 0.0625][(i + j) % 3]
             else:
                 atom[s.name] = _EXPERT_VALUES[i % 3][j % 6]
                 j += 1
@@ -146,7 +150,7 @@ def default_truth(model: Model, k: int = 2) -> Truth:
                 atom[n] = 4.0 * (-1) ** (coord + 1) * (1 if i % 2 == 0 else -1)
         if model.gate.normaliser == "sigmoid" and last:
             atom["beta0"] = -0.5
-        if nm.gaussian:
+        if nm.var_syms:
             atom["nu"] = [0.04, 0.09, 0.0625][i % 3]
         atoms.append(atom)
     shared = {s.name: 1.0 for s in nm.shared_syms}
@@ -226,13 +230,7 @@ def sample_data(nm: NumericModel, truth: Truth, n: int, rng: np.random.Generator
     X = sample_inputs(truth.inputs, n, nm.model.dim, rng)
     theta = truth.vector(nm)
     if nm.model.estimator is Estimator.GAUSSIAN:
-        full = nm.full(theta)
-        _, G, H = nm.parts(X, full)
-        atoms, _ = nm.split(full)
-        u = rng.random(n)[:, None]
-        z = np.minimum((np.cumsum(G / G.sum(axis=1, keepdims=True), axis=1) < u).sum(axis=1),
-                       nm.k - 1)
-        y = H[np.arange(n), z] + rng.normal(size=n) * np.sqrt(atoms[z, -1])
+        y = nm.sample_outputs(X, nm.full(theta), rng)
     else:
         y = nm.predict(X, theta) + truth.noise_sd * rng.normal(size=n)
     return X, y

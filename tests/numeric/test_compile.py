@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from identify import ConfigError
+from identify import ConfigError  # noqa: F401
 from identify.model.catalog import CATALOG, catalog_formula
 from identify.model.gate import GATES
 from identify.model.model import build_model
@@ -91,6 +91,19 @@ def test_hierarchical_mixture_is_a_softmax_over_groups_of_inner_mixtures():
     assert "gamma_e2" not in {s.name for s in nm.expert_syms}  # the pinned child
 
 
-def test_hierarchical_gaussian_moe_is_refused_with_a_clear_error():
-    with pytest.raises(ConfigError, match="not supported yet"):
-        NumericModel(build_model("a*x+b", "hierarchical", estimator="gaussian"), 2)
+def test_hierarchical_gaussian_moe_is_a_density_mixture_with_exact_gradient():
+    nm = NumericModel(build_model("a*x+b", "hierarchical", estimator="gaussian"), 2)
+    assert nm.density and {"nu_e1", "nu_e2"} <= {s.name for s in nm.expert_syms}
+    rng = np.random.default_rng(3)
+    th = _theta(nm, rng)
+    for j, sl in enumerate([s for s in nm.slots if s.free]):
+        if sl.symbol.startswith("nu_"):
+            th[j] = abs(th[j]) + 0.3
+    X, y = rng.uniform(-1, 1, size=(40, 1)), rng.normal(size=40)
+    _, g = nm.loglik(X, y, th)
+    fd = []
+    for j in range(nm.n_free):
+        e = np.zeros(nm.n_free)
+        e[j] = 1e-6
+        fd.append((nm.loglik(X, y, th + e)[0] - nm.loglik(X, y, th - e)[0]) / 2e-6)
+    np.testing.assert_allclose(g, fd, atol=1e-4, rtol=1e-5)

@@ -93,8 +93,6 @@ def test_spec_validation():
         build_spec("tanh(a*x+b)", ns=[5, 100])
     with pytest.raises(ConfigError, match="fitted k"):
         build_spec("tanh(a*x+b)", fitted_ks=(0,))
-    with pytest.raises(ConfigError, match="not supported yet"):
-        build_spec("a*x+b", "hierarchical", estimator="gaussian")
     with pytest.raises(ConfigError, match="unknown preset"):
         build_spec(preset="nope")
 
@@ -163,3 +161,17 @@ def test_hierarchical_sweep_runs(tmp_path):
     assert [row["status"] for row in r.rows] == ["converged", "converged"]
     assert all(set(row["losses"]) == {"D1", "D2"} for row in r.rows)
     assert "exact:gamma_e1" in r.rows[0]["block_errors"]
+
+
+def test_hierarchical_gaussian_em_reaches_the_truths_likelihood(tmp_path):
+    from identify.numeric.truth import Truth, sample_data
+
+    r = simulate("a*x+b", "hierarchical", estimator="gaussian", store=str(tmp_path / "hg.sqlite"),
+                 ns=[300], replicates=1, fitted_ks=(2,), progress=False)
+    (row,) = r.rows
+    nm = NumericModel(build_model("a*x+b", "hierarchical", estimator="gaussian"), 2)
+    truth = Truth.from_dict(r.spec.truth)
+    X, y = sample_data(nm, truth, 300, np.random.default_rng(row["seed"]))
+    assert row["status"] == "converged"
+    assert row["objective"] <= -nm.loglik(X, y, truth.vector(nm))[0] / 300 + 1e-9
+    assert "exact:nu_e1" in row["block_errors"]
