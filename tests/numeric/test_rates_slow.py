@@ -52,3 +52,12 @@ def test_laplace_gaussian_reproduction_has_loss_slope_minus_half(tmp_path):
     print(slope_table(r.slopes))
     d1 = _fit(r, "D1", 2)
     assert abs(d1.slope + 0.5) <= 0.1, d1.reason
+
+
+def test_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_path):
+    """The softmax side of "Laplace vs softmax": arXiv:2305.03288's published setup."""
+    r = simulate(preset="softmax-gaussian-linear", store=str(tmp_path / "soft.sqlite"),
+                 fitted_ks=(2,), ns="1e3:1e5:10", replicates=5, workers=2, progress=False)
+    print(slope_table(r.slopes))
+    d1 = _fit(r, "D1", 2)
+    assert abs(d1.slope + 0.5) <= 0.1, d1.reason
