@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import sympy
-from sympy.printing.mathml import mathml
+from sympy.core.function import AppliedUndef
+from sympy.printing.mathml import MathMLPresentationPrinter
 
 from identify.symbolic.family import Member
 from identify.symbolic.relations import Relation
@@ -56,9 +57,19 @@ def relation_eq(rel: Relation, params: list[str], base: str = "F") -> sympy.Eq:
     return sympy.Eq(left, right, evaluate=False)
 
 
+class _Presentation(MathMLPresentationPrinter):
+    """sympy's presentation printer, keeping an undefined function's name as written (sympy
+    lowercases it: F would print as f)."""
+
+    def mathml_tag(self, e):
+        if isinstance(e, AppliedUndef):
+            return e.func.__name__
+        return super().mathml_tag(e)
+
+
 def to_mathml(expr: sympy.Basic, display: bool = False) -> str:
     """Presentation MathML (no JavaScript needed in any current browser)."""
-    body = mathml(expr, printer="presentation")
+    body = _Presentation().doprint(expr)
     mode = ' display="block"' if display else ""
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode}>{body}</math>'
 
