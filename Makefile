@@ -31,5 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_check.py
 	$(BIN)/python benchmarks/bench_fit.py
 
+lint: $(STAMP)
+	$(BIN)/ruff check identify benchmarks tests
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

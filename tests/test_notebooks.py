@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 import ipykernel  # noqa: E402,F401  (the test extras install nbclient, nbformat, ipykernel)
 import nbclient  # noqa: E402
 import nbformat  # noqa: E402
+import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = (

@@ -27,8 +27,8 @@ from collections.abc import Callable
 
 import mpmath
 import sympy
-from sympy.core.sympify import _sympify  # strict: never parses strings
 from sympy.core.function import ArgumentIndexError
+from sympy.core.sympify import _sympify  # strict: never parses strings
 
 __all__ = [
     "sigmoid",

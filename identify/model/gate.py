@@ -76,7 +76,7 @@ class Gate(ABC):
             self.options[key] = value
         self._validate()
 
-    def _validate(self) -> None:
+    def _validate(self) -> None:  # noqa: B027  (an optional hook, not abstract)
         """Check option values (subclasses raise ConfigError)."""
 
     @abstractmethod
@@ -183,7 +183,7 @@ class ActivationTemperature(Gate):
     reference = "arXiv:2401.13875"
     _options = {"activation": (str, "tanh")}
 
-    def _validate(self) -> None:
+    def _validate(self) -> None:  # noqa: B027  (an optional hook, not abstract)
         if self.options["activation"] not in _ACTIVATIONS:
             raise ConfigError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got "
                               f"{self.options['activation']!r}", where="gate")
@@ -261,7 +261,7 @@ class TopK(Softmax):
     reference = "arXiv:2309.13850"
     _options = {"k": (int, 2), "experts": (int, 4)}
 
-    def _validate(self) -> None:
+    def _validate(self) -> None:  # noqa: B027  (an optional hook, not abstract)
         k, e = self.options["k"], self.options["experts"]
         if e < 1:
             raise ConfigError(f"top-k needs at least one expert, got experts={e}", where="gate")

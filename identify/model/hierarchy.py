@@ -137,7 +137,7 @@ class Hierarchical(Gate):
         for leaf in self.leaves():
             path = nx.shortest_path(self.tree, self.group, leaf)
             prob = sympy.Integer(1)
-            for parent, child in zip(path, path[1:]):
+            for parent, child in zip(path, path[1:], strict=False):
                 children = list(self.tree.successors(parent))
                 scores = {c: sympy.exp(dot(vector(f"gamma_{c}", dim), inputs)
                                        + make_symbol(f"alpha_{c}")) for c in children[:-1]}

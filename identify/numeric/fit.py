@@ -146,7 +146,7 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     cap = int(settings.em_iterations * (n / 100) ** 0.25)
     status, it = "budget", 0
     classic = nm.gate.normaliser in ("softmax", "top-k") and not nm.density
-    for it in range(1, cap + 1):
+    for it in range(1, cap + 1):  # noqa: B007  (it is reported after the loop)
         gamma = nm.responsibilities(X, y, theta)
         if classic:  # weighted least squares for the experts, Fisher scoring for the gate
             new = _m_step(nm, X, y, theta, gamma, box)

@@ -49,7 +49,7 @@ def write_report(report: Report, out_dir: str) -> dict[str, str]:
         raise ConfigError(f"cannot create the output folder {out_dir}: {exc}", where="out") \
             from None
     written = {}
-    for name, paths in _figures(report).items():
+    for paths in _figures(report).values():
         for src in paths:
             dst = os.path.join(out_dir, os.path.basename(src))
             if os.path.abspath(src) != os.path.abspath(dst):

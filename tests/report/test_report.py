@@ -12,7 +12,7 @@ import pytest
 from identify import check
 from identify.cli import main
 from identify.numeric.simulate import simulate
-from identify.report import build_report, render, write_report
+from identify.report import build_report, render
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -7,9 +7,9 @@ from fractions import Fraction
 import pytest
 
 from identify import ConfigError, check
+from identify.model.expert import Expert
 from identify.theory import REGISTRY, predict, solvability_index
 from identify.theory.affine import affine_directions
-from identify.model.expert import Expert
 
 
 def rate(pred, block, m):
