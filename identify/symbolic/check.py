@@ -164,9 +164,18 @@ def check(
     model = build_model(expert, g, dim=dim, estimator=est)
     params = model.parameters
     positive = {s for b in model.blocks if b.positive for s in b.symbols}
-    atom_values = PointSampler(seed).atoms(params, atoms, positive)
-    family = analyze_family(taylor_family(model.product(), params, order), model.inputs, params,
-                            atom_values, seed=seed, positive=positive)
+    members = taylor_family(model.product(), params, order)
+    retry_note = None
+    for attempt in range(3):
+        # rational atoms can be non-generic by bad luck (the joint minor then falls short of
+        # k x rank); the verdict does not depend on the atoms, so draw others and say so
+        atom_values = PointSampler(seed + 1000 * attempt).atoms(params, atoms, positive)
+        family = analyze_family(members, model.inputs, params, atom_values,
+                                seed=seed + 1000 * attempt, positive=positive)
+        if family.unproved or family.joint_rank >= family.atoms * family.rank:
+            break
+        retry_note = (f"the first {attempt + 1} draw(s) of rational atoms were not generic "
+                      "enough to certify the joint rank; the atoms shown are a later draw")
     # the literal conditions are about h alone, at one atom's expert parameters
     expert_atoms = [_expert_atom(model, a) for a in atom_values]
     eta = model.expert.parameters
@@ -175,7 +184,7 @@ def check(
     strong_key = "strong_mle" if est is Estimator.GAUSSIAN else "strong_lse"
     leaf_of = {s.name: b.leaf for b in model.blocks for s in b.symbols}
     verdict, reason = decide(family, conditions, strong_key, leaf_of)
-    notes = list(family.notes)
+    notes = list(family.notes) + ([retry_note] if retry_note and family.complete else [])
     if not is_smooth(model.expert.expr):
         notes.append("the expert is not smooth (relu/abs): derivatives are taken almost "
                      "everywhere, off the kinks; Dirac terms at the kinks are dropped")
