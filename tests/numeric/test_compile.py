@@ -32,6 +32,16 @@ def _fd_jacobian(nm, X, th, eps=1e-6):
     return np.column_stack(cols)
 
 
+def _check_loglik_gradient(nm, X, y, th, eps=1e-6):
+    _, g = nm.loglik(X, y, th)
+    fd = []
+    for j in range(nm.n_free):
+        e = np.zeros(nm.n_free)
+        e[j] = eps
+        fd.append((nm.loglik(X, y, th + e)[0] - nm.loglik(X, y, th - e)[0]) / (2 * eps))
+    np.testing.assert_allclose(g, fd, atol=1e-4, rtol=1e-5)
+
+
 def _check(formula, gate, estimator="lse", dim=1, k=3):
     rng = np.random.default_rng(0)
     nm = NumericModel(build_model(formula, gate, dim=dim, estimator=estimator), k)
@@ -41,14 +51,7 @@ def _check(formula, gate, estimator="lse", dim=1, k=3):
     assert J.shape == (40, nm.n_free)
     np.testing.assert_allclose(J, _fd_jacobian(nm, X, th), atol=2e-6, rtol=1e-5)
     if estimator == "gaussian":
-        y = rng.normal(size=40)
-        _, g = nm.loglik(X, y, th)
-        fd = []
-        for j in range(nm.n_free):
-            e = np.zeros(nm.n_free)
-            e[j] = 1e-6
-            fd.append((nm.loglik(X, y, th + e)[0] - nm.loglik(X, y, th - e)[0]) / 2e-6)
-        np.testing.assert_allclose(g, fd, atol=1e-4, rtol=1e-5)
+        _check_loglik_gradient(nm, X, rng.normal(size=40), th)
 
 
 @pytest.mark.parametrize("name", sorted(CATALOG))
@@ -99,11 +102,4 @@ def test_hierarchical_gaussian_moe_is_a_density_mixture_with_exact_gradient():
     for j, sl in enumerate([s for s in nm.slots if s.free]):
         if sl.symbol.startswith("nu_"):
             th[j] = abs(th[j]) + 0.3
-    X, y = rng.uniform(-1, 1, size=(40, 1)), rng.normal(size=40)
-    _, g = nm.loglik(X, y, th)
-    fd = []
-    for j in range(nm.n_free):
-        e = np.zeros(nm.n_free)
-        e[j] = 1e-6
-        fd.append((nm.loglik(X, y, th + e)[0] - nm.loglik(X, y, th - e)[0]) / 2e-6)
-    np.testing.assert_allclose(g, fd, atol=1e-4, rtol=1e-5)
+    _check_loglik_gradient(nm, rng.uniform(-1, 1, size=(40, 1)), rng.normal(size=40), th)

@@ -46,18 +46,11 @@ def test_linear_experts_over_fitted_parameters_do_not_decay_like_n_to_the_minus_
                                                         "power law")
 
 
-def test_laplace_gaussian_reproduction_has_loss_slope_minus_half(tmp_path):
-    r = simulate(preset="laplace-gaussian-linear", store=str(tmp_path / "lap.sqlite"),
-                 fitted_ks=(2,), ns="1e3:1e5:10", replicates=5, workers=2, progress=False)
-    print(slope_table(r.slopes))
-    d1 = _fit(r, "D1", 2)
-    assert abs(d1.slope + 0.5) <= 0.1, d1.reason
-
-
-def test_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_path):
-    """The softmax side of "Laplace vs softmax": arXiv:2305.03288's published setup."""
-    r = simulate(preset="softmax-gaussian-linear", store=str(tmp_path / "soft.sqlite"),
-                 fitted_ks=(2,), ns="1e3:1e5:10", replicates=5, workers=2, progress=False)
+@pytest.mark.parametrize("preset", ["laplace-gaussian-linear", "softmax-gaussian-linear"])
+def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_path, preset):
+    """arXiv:2402.03226's Laplace setup (atoms ours) and arXiv:2305.03288's softmax setup."""
+    r = simulate(preset=preset, store=str(tmp_path / "g.sqlite"), fitted_ks=(2,),
+                 ns="1e3:1e5:10", replicates=5, workers=2, progress=False)
     print(slope_table(r.slopes))
     d1 = _fit(r, "D1", 2)
     assert abs(d1.slope + 0.5) <= 0.1, d1.reason
