@@ -10,12 +10,10 @@ reference atom (the last one) has its pinned parameters at 0. Truths come from T
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -235,10 +233,3 @@ def sample_data(nm: NumericModel, truth: Truth, n: int, rng: np.random.Generator
         y = nm.predict(X, theta) + truth.noise_sd * rng.normal(size=n)
     return X, y
 
-
-def log_weight_split(m: int) -> float:
-    return math.log(m)
-
-
-def describe(truth: Truth) -> dict[str, Any]:
-    return truth.to_dict()

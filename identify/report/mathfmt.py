@@ -11,9 +11,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from identify.symbolic.family import Member
 from identify.symbolic.relations import Relation
 
-__all__ = ["member_expr", "relation_eq", "to_mathml", "to_latex", "GREEK"]
-
-GREEK = {"beta": "beta", "tau": "tau", "nu": "nu", "gamma": "gamma", "alpha": "alpha"}
+__all__ = ["member_expr", "relation_eq", "to_mathml", "to_latex", "formula_expr"]
 
 
 def _display_symbol(name: str) -> sympy.Symbol:

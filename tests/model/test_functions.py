@@ -169,3 +169,15 @@ def test_function_table():
 def test_pickle_round_trip():
     expr = sigmoid(x) + softplus(a) * relu(x)
     assert pickle.loads(pickle.dumps(expr)) == expr
+
+
+def test_constructors_never_parse_strings():
+    """gelu/silu/ELEMENTARY_REWRITE convert with sympy's strict _sympify: text is refused, so
+    no user string can reach sympy's parser through them."""
+    from sympy.core.sympify import SympifyError
+
+    from identify.model.functions import ELEMENTARY_REWRITE, gelu, silu
+
+    for f in (gelu, silu, ELEMENTARY_REWRITE):
+        with pytest.raises(SympifyError):
+            f("__import__('os').system('echo hi')")
