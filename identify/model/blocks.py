@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from identify.errors import FormulaError
+
 __all__ = ["ParamBlock", "group_blocks"]
 
 
@@ -54,14 +56,24 @@ def group_blocks(symbols: Sequence[sympy.Symbol], dim: int, role: str = "expert"
     block ``<stem>``; every other parameter is a scalar block of its own.
     """
     by_stem: dict[str, dict[int, sympy.Symbol]] = {}
+    twins: dict[str, list[tuple[sympy.Symbol, sympy.Symbol]]] = {}
     if dim >= 2:
         for s in symbols:
             m = _INDEXED.match(s.name)
             if m:
-                by_stem.setdefault(m["stem"], {})[int(m["index"])] = s
+                members = by_stem.setdefault(m["stem"], {})
+                index = int(m["index"])
+                if index in members and members[index] != s:
+                    twins.setdefault(m["stem"], []).append((members[index], s))
+                members.setdefault(index, s)
     vector_stems = {
         stem for stem, members in by_stem.items() if set(members) == set(range(1, dim + 1))
     }
+    for stem in vector_stems & set(twins):
+        u, v = twins[stem][0]
+        raise FormulaError(f"the parameters {u.name} and {v.name} would both be component "
+                           f"{_INDEXED.match(v.name)['index']} of the vector {stem}; rename one",
+                           where="formula")
     blocks: list[ParamBlock] = []
     seen: set[str] = set()
     for s in symbols:
@@ -74,6 +86,12 @@ def group_blocks(symbols: Sequence[sympy.Symbol], dim: int, role: str = "expert"
                 blocks.append(ParamBlock(stem, tuple(members[i] for i in range(1, dim + 1)), role))
         else:
             blocks.append(ParamBlock(s.name, (s,), role))
+    names = [b.name for b in blocks]
+    for b in blocks:
+        if names.count(b.name) > 1 and b.size > 1:
+            raise FormulaError(f"the vector {b.name} ({', '.join(s.name for s in b.symbols)}) "
+                               f"and the parameter {b.name} have the same name; rename one",
+                               where="formula")
     return tuple(blocks)
 
 

@@ -36,7 +36,10 @@ __all__ = ["Gate", "GATES", "get_gate", "Softmax", "Hierarchical", "Temperature"
 
 
 def vector(stem: str, dim: int) -> tuple[sympy.Symbol, ...]:
-    """``(stem,)`` for d = 1, ``(stem_1, ..., stem_d)`` otherwise."""
+    """``(stem,)`` for d = 1, ``(stem_1, ..., stem_d)`` otherwise (d is checked first)."""
+    from identify.model.expert import input_names
+
+    input_names(dim)  # refuses a dimension out of range before allocating anything
     if dim == 1:
         return (make_symbol(stem),)
     return tuple(make_symbol(f"{stem}_{i}") for i in range(1, dim + 1))
@@ -93,8 +96,12 @@ class Gate(ABC):
         return self.kernel(inputs, expert.dim) * expert.expr, self.blocks(expert.dim) + expert.blocks
 
     def reserved_names(self, dim: int) -> frozenset[str]:
-        """Names an expert formula may not use (the gate's parameters and its bias)."""
-        return frozenset({s.name for s in flatten(self.blocks(dim))} | {"beta0"})
+        """Names an expert formula may not use: every name the gate generates in dimension
+        ``dim`` (its parameters, its blocks' names such as the vector ``beta1``, the bias
+        ``beta0`` and the shared parameters)."""
+        blocks = self.blocks(dim)
+        return frozenset({s.name for s in flatten(blocks)} | {b.name for b in blocks}
+                         | {"beta0"} | set(self.shared))
 
     # -- numerics (identify.numeric): the whole gate, not only one atom's kernel ----------
     #: how scores become weights: "softmax", "sigmoid", "normalised-sigmoid" or "top-k"
@@ -276,6 +283,8 @@ def _parse_options(text: str) -> dict[str, str]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"gate options are key=value pairs, got {part!r}", where="gate")
+        if key.strip() in out:
+            raise ConfigError(f"the gate option {key.strip()!r} is given twice", where="gate")
         out[key.strip()] = value.strip()
     return out
 

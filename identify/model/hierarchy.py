@@ -115,7 +115,9 @@ class Hierarchical(Gate):
         return k
 
     def reserved_names(self, dim: int) -> frozenset[str]:
-        return super().reserved_names(dim) | {"gamma"}
+        """The gate's names, and the stems ``gamma``/``alpha``: an expert parameter ``p`` is
+        renamed ``p_<leaf>`` per leaf, which for these would be a gate parameter."""
+        return super().reserved_names(dim) | {"gamma", "alpha"}
 
     def leaves(self) -> list[Any]:
         return [n for n in nx.dfs_preorder_nodes(self.tree, self.group)

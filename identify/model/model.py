@@ -9,7 +9,7 @@ import sympy
 
 from identify.errors import ConfigError
 from identify.model.blocks import ParamBlock, flatten
-from identify.model.expert import Expert
+from identify.model.expert import Expert, input_names
 from identify.model.gate import Gate, get_gate
 from identify.model.parse import make_symbol
 
@@ -115,6 +115,7 @@ def build_model(
     ``expert`` is a formula (parsed safely) or an :class:`Expert`; a catalog name is
     resolved by :func:`identify.model.catalog.resolve_expert` before calling this.
     """
+    input_names(dim)  # the dimension first: every later step allocates per coordinate
     g = get_gate(gate)
     est = Estimator.parse(estimator)
     reserved = g.reserved_names(dim) | (GAUSSIAN_RESERVED if est is Estimator.GAUSSIAN
@@ -129,4 +130,27 @@ def build_model(
         e = expert
     else:
         e = Expert.from_formula(expert, dim, reserved=reserved)
-    return Model(gate=g, expert=e, estimator=est)
+    model = Model(gate=g, expert=e, estimator=est)
+    _check_names(model)
+    return model
+
+
+def _check_names(model: Model) -> None:
+    """Refuse a model in which two parameters or two blocks have the same name: an expert's
+    vector ``W = (W1, W2)`` beside the Laplace centre ``W``, or a hierarchy's renamed expert
+    parameter ``alpha_e1`` beside its gate parameter ``alpha_e1``."""
+    gate_blocks = model.gate.blocks(model.dim)
+    generated = {b.name for b in gate_blocks} | {s.name for b in gate_blocks for s in b.symbols}
+    for b in model.expert.blocks:
+        if b.name in generated:
+            raise ConfigError(f"the expert's parameter block {b.name} "
+                              f"({', '.join(s.name for s in b.symbols)}) has the name of a "
+                              f"block of the {model.gate.name} gate", hint="rename it",
+                              where="expert")
+    for what, names in (("parameter", [s.name for s in model.parameters]),
+                        ("parameter block", [b.name for b in model.blocks])):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"the {what} name {twice[0]} would stand for two different "
+                              f"things in this model (the {model.gate.name} gate generates it)",
+                              hint="rename the expert's parameter", where="expert")

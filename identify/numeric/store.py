@@ -17,16 +17,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, NoReturn
 
 from identify.errors import ConfigError
 
-__all__ = ["StoreError", "ResultStore", "FORMAT", "VERSION", "to_json"]
+__all__ = ["StoreError", "ResultStore", "FORMAT", "VERSION", "STATUSES", "to_json", "check_row"]
 
 FORMAT = "identify-results"
 VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+STATUSES = frozenset({"converged", "budget", "failed"})
 _HINT = "the file was left unchanged; pass the path of a new file or of a store written by identify"
 
 _SCHEMA = (
@@ -63,9 +65,48 @@ def to_json(obj: Any) -> str:
 
 def _int_or_none(value: Any) -> int | None:
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        value = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return value if value is None or abs(value) < 2**63 else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_row(row: Any) -> str | None:
+    """What is wrong with a stored task row, or None if it has the shape every row has.
+
+    Every row has ``key`` (text), ``fitted_k`` and ``n`` (integers >= 1), ``replicate``
+    (integer >= 0) and ``status`` (converged, budget or failed); when present, ``losses``
+    and ``block_errors`` map names to numbers (or null), ``iterations`` is an integer and
+    ``theta`` a list of numbers.
+    """
+    if not isinstance(row, dict):
+        return "is not a JSON object"
+    if not isinstance(row.get("key"), str):
+        return "has no text 'key'"
+    for name, low in (("fitted_k", 1), ("n", 1), ("replicate", 0)):
+        if not _is_int(row.get(name)) or row[name] < low:
+            return f"has no integer {name!r} >= {low} (got {row.get(name)!r:.40})"
+    if row.get("status") not in STATUSES:
+        return f"has the status {row.get('status')!r:.40}, not one of {', '.join(sorted(STATUSES))}"
+    for name in ("losses", "block_errors"):
+        value = row.get(name, {})
+        if not isinstance(value, dict) or not all(
+                v is None or _is_number(v) for v in value.values()):
+            return f"has {name!r} that is not an object of numbers (got {value!r:.40})"
+    if "iterations" in row and not _is_int(row["iterations"]):
+        return f"has 'iterations' that is not an integer (got {row['iterations']!r:.40})"
+    theta = row.get("theta", [])
+    if not isinstance(theta, list) or not all(_is_number(v) for v in theta):
+        return f"has 'theta' that is not a list of numbers (got {theta!r:.40})"
+    return None
 
 
 class ResultStore:
@@ -74,28 +115,47 @@ class ResultStore:
     Parameters
     ----------
     path:
-        The store file. A missing file is created (its directory must exist); an existing
-        file must be a store written by this version of identify or an older one.
+        The store file. A missing file (or an empty regular file) is created as a new
+        store (its directory must exist); an existing file must be a store written by this
+        version of identify or an older one.
+    readonly:
+        Only read: the file must already be a store, and it is opened read-only (nothing is
+        created, nothing is written, no journal appears beside it).
 
     Raises
     ------
     StoreError
-        If the file is not SQLite, is SQLite without the ``meta`` table of a results store,
-        was written by a newer version, holds rows that are not JSON, or cannot be created.
-        The file is not modified in any of these cases.
+        If the file is not a regular file, is not SQLite, is SQLite holding anything but
+        the tables of a results store (another program's tables, views, indexes), was
+        written by a newer version, holds rows that are not task rows (see
+        :func:`check_row`), or cannot be created. The file is not modified in any of these
+        cases.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
         if self.path.is_dir():
             self._fail("is a directory, not a results store file")
+        if self.path.exists() and not self.path.is_file():
+            self._fail("is not a regular file (a device, FIFO or socket), not a results store")
+        if readonly and not self.path.exists():
+            self._fail("does not exist", hint="pass the store written by `identify simulate`")
         if not self.path.parent.is_dir():
             self._fail(f"cannot be created: the directory {self.path.parent} does not exist",
                        hint=None)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
         if not fresh:
             fresh = not self._validate()
+        if readonly:
+            if fresh:
+                self._fail("is empty, not an identify results store")
+            try:
+                self._conn = sqlite3.connect(self._ro_uri(), uri=True, timeout=30.0)
+            except sqlite3.Error as exc:
+                self._fail(f"cannot be read as SQLite ({exc})")
+            return
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             if fresh:
@@ -130,13 +190,8 @@ class ResultStore:
             self._fail(f"cannot be read ({exc.strerror or exc})")
         if head[:16] != _SQLITE_MAGIC:
             self._fail("is not an identify results store (not an SQLite file)")
-        uri = self.path.resolve().as_uri() + "?mode=ro"
-        if head[18:20] == b"\x02\x02" and not Path(f"{self.path}-wal").exists():
-            # WAL file closed by everyone: all its content is in the main file, and a plain
-            # read-only connection would leave -wal/-shm files behind.
-            uri += "&immutable=1"
         try:
-            ro = sqlite3.connect(uri, uri=True, timeout=30.0)
+            ro = sqlite3.connect(self._ro_uri(head), uri=True, timeout=30.0)
         except sqlite3.Error as exc:
             self._fail(f"cannot be read as SQLite ({exc})")
         try:
@@ -146,12 +201,31 @@ class ResultStore:
         finally:
             ro.close()
 
+    def _ro_uri(self, head: bytes | None = None) -> str:
+        """A read-only URI of the file; ``immutable`` when it is in WAL mode and closed by
+        everyone (all content is in the main file; a plain read-only connection would leave
+        -wal/-shm files behind)."""
+        if head is None:
+            with open(self.path, "rb") as fh:
+                head = fh.read(20)
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        if head[18:20] == b"\x02\x02" and not Path(f"{self.path}-wal").exists():
+            uri += "&immutable=1"
+        return uri
+
     def _check_contents(self, ro: sqlite3.Connection) -> bool:
-        tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
+        objects = ro.execute("SELECT type, name FROM sqlite_master").fetchall()
+        if not objects:
             return False
+        tables = {name for kind, name in objects if kind == "table"}
         if "meta" not in tables:
-            self._fail("is not an identify results store (no meta table)")
+            held = ", ".join(sorted(f"{kind} {name}" for kind, name in objects)[:3])
+            self._fail(f"is not an identify results store (no meta table): it holds {held}")
+        own = {("table", "meta"), ("table", "sweeps"), ("table", "results")}
+        foreign = sorted(f"{kind} {name}" for kind, name in objects
+                         if (kind, name) not in own and not name.startswith("sqlite_autoindex_"))
+        if foreign:
+            self._fail(f"is not an identify results store (it also holds {foreign[0]})")
         meta = dict(ro.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") != FORMAT:
             self._fail(f"is not an identify results store (meta format is {meta.get('format')!r})")
@@ -170,17 +244,27 @@ class ResultStore:
         for sweep, text in ro.execute("SELECT sweep, config FROM sweeps"):
             self._parse(text, f"the config of sweep {sweep!r}")
         for sweep, key, text in ro.execute("SELECT sweep, key, row FROM results"):
-            self._parse(text, f"row {key!r} of sweep {sweep!r}")
+            self._parse_row(text, key, sweep)
         return True
 
     def _parse(self, text: Any, what: str) -> Any:
         try:
             value = json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             value = None
         if not isinstance(value, dict):
             self._fail(f"is a damaged identify results store ({what} is not a JSON object)")
         return value
+
+    def _parse_row(self, text: Any, key: Any, sweep: Any) -> dict:
+        row = self._parse(text, f"row {key!r} of sweep {sweep!r}")
+        problem = check_row(row)
+        if problem is None and row["key"] != key:
+            problem = f"has the key {row['key']!r:.40}"
+        if problem:
+            self._fail(f"is a damaged identify results store (row {key!r} of sweep {sweep!r} "
+                       f"{problem})")
+        return row
 
     # -- API ---------------------------------------------------------------------------
 
@@ -189,6 +273,10 @@ class ResultStore:
         if self._conn is None:
             raise StoreError(f"{self.path}: the results store is closed")
         return self._conn
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only")
 
     def register_sweep(self, sweep: str, config: dict) -> None:
         """Record a sweep's configuration (idempotent).
@@ -205,6 +293,7 @@ class ResultStore:
             raise StoreError(f"the config of sweep {sweep!r} is not JSON-serialisable ({exc})",
                              where="config") from None
         wanted = json.loads(text)
+        self._writable()
         old = self._db.execute("SELECT config FROM sweeps WHERE sweep = ?", (sweep,)).fetchone()
         if old is None:
             self._write("INSERT OR IGNORE INTO sweeps (sweep, config) VALUES (?, ?)", (sweep, text))
@@ -223,6 +312,11 @@ class ResultStore:
         cur = self._db.execute("SELECT sweep, config FROM sweeps ORDER BY sweep")
         return {s: self._parse(c, f"the config of sweep {s!r}") for s, c in cur}
 
+    def counts(self) -> dict[str, int]:
+        """Every stored sweep id mapped to its number of stored rows."""
+        cur = self._db.execute("SELECT sweep, COUNT(*) FROM results GROUP BY sweep")
+        return {**dict.fromkeys(self.sweeps(), 0), **dict(cur.fetchall())}
+
     def done_keys(self, sweep: str) -> set[str]:
         """The keys of the tasks of ``sweep`` already stored (finished or failed)."""
         cur = self._db.execute("SELECT key FROM results WHERE sweep = ?", (sweep,))
@@ -238,27 +332,40 @@ class ResultStore:
         """
         if not isinstance(row, dict) or "key" not in row:
             raise StoreError(f"a row added to sweep {sweep!r} must be a dict with a 'key'")
+        self._writable()
         try:
             text = to_json(row)
         except (TypeError, ValueError) as exc:
             raise StoreError(f"row {row['key']!r} is not JSON-serialisable ({exc})") from None
+        problem = check_row(json.loads(text))
+        if problem:
+            raise StoreError(f"row {row['key']!r} added to sweep {sweep!r} {problem}")
         values = (sweep, str(row["key"]), _int_or_none(row.get("fitted_k")),
                   _int_or_none(row.get("n")), _int_or_none(row.get("replicate")),
                   row.get("status"), text)
         self._write("INSERT OR IGNORE INTO results (sweep, key, fitted_k, n, replicate, status,"
                     " row) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
 
-    def rows(self, sweep: str) -> list[dict]:
-        """The stored rows of ``sweep``, ordered by (fitted_k, n, replicate)."""
+    def rows(self, sweep: str, keys: Collection[str] | None = None) -> list[dict]:
+        """The stored rows of ``sweep`` (only those whose key is in ``keys``, if given),
+        ordered by (fitted_k, n, replicate).
+
+        Raises
+        ------
+        StoreError
+            If a row is not a task row (``damaged store``; see :func:`check_row`).
+        """
         cur = self._db.execute(
             "SELECT key, row FROM results WHERE sweep = ? ORDER BY fitted_k, n, replicate, key",
             (sweep,))
-        return [self._parse(text, f"row {key!r} of sweep {sweep!r}") for key, text in cur]
+        wanted = None if keys is None else set(keys)
+        return [self._parse_row(text, key, sweep) for key, text in cur
+                if wanted is None or key in wanted]
 
     def _write(self, sql: str, params: tuple) -> None:
         try:
             self._db.execute(sql, params)  # autocommit: one committed transaction
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError) as exc:
             raise StoreError(f"{self.path} cannot be written ({exc})") from None
 
     def close(self) -> None:

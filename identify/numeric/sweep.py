@@ -29,12 +29,24 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from identify.errors import ConfigError
-from identify.numeric.store import ResultStore, to_json
+from identify.numeric.store import STATUSES, ResultStore, to_json
 
 __all__ = ["Task", "task_seed", "make_tasks", "parse_sizes", "run_sweep", "demo_task",
-           "STATUSES", "TIMING_FIELDS"]
+           "check_limits", "STATUSES", "TIMING_FIELDS", "MAX_N", "MAX_SIZES", "MAX_FITTED_K",
+           "MAX_REPLICATES", "MAX_TASKS"]
 
-STATUSES = frozenset({"converged", "budget", "failed"})
+#: Largest sample size (one task holds a few n x (parameters) float arrays: ~1 GB at MAX_N).
+MAX_N = 200_000
+#: Most distinct sample sizes in one sweep (and the largest COUNT of LOW:HIGH:COUNT).
+MAX_SIZES = 100
+#: Largest fitted atom count.
+MAX_FITTED_K = 12
+#: Most replicates per (fitted k, n).
+MAX_REPLICATES = 1000
+#: Most tasks in one sweep (fitted k values x sizes x replicates).
+MAX_TASKS = 100_000
+_SCHEMES = ("tcp://",)
+_CONNECT_SECONDS = 10.0
 #: Row fields that measure time and so differ between two runs of the same task.
 TIMING_FIELDS = ("seconds",)
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -68,10 +80,27 @@ def task_seed(base: str, fitted_k: int, n: int, replicate: int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
-def _positive_int(value: Any, what: str) -> int:
+def _positive_int(value: Any, what: str, limit: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{what} must be positive integers, got {value!r}", where=what)
+        raise ConfigError(f"{what} must be positive integers, got {value!r:.40}", where=what)
+    if limit is not None and value > limit:
+        raise ConfigError(f"{what} must be at most {limit}, got {value!r:.40}", where=what)
     return int(value)
+
+
+def check_limits(fitted_ks: Sequence[Any], ns: Sequence[Any], replicates: Any) -> None:
+    """Refuse a sweep out of range before any work: fitted k in 1..MAX_FITTED_K, sizes in
+    1..MAX_N (at most MAX_SIZES of them), replicates in 1..MAX_REPLICATES, at most MAX_TASKS
+    tasks. Values must be integers (not bool, not float)."""
+    ks = {_positive_int(v, "fitted_ks", MAX_FITTED_K) for v in fitted_ks}
+    sizes = {_positive_int(v, "ns", MAX_N) for v in ns}
+    reps = _positive_int(replicates, "replicates", MAX_REPLICATES)
+    if len(sizes) > MAX_SIZES:
+        raise ConfigError(f"at most {MAX_SIZES} sample sizes, got {len(sizes)}", where="ns")
+    if len(ks) * len(sizes) * reps > MAX_TASKS:
+        raise ConfigError(f"the sweep has {len(ks) * len(sizes) * reps} tasks; the limit is "
+                          f"{MAX_TASKS}", hint="fewer sizes, fitted k or replicates",
+                          where="tasks")
 
 
 def make_tasks(sweep: str, base: str, fitted_ks: Sequence[int], ns: Sequence[int],
@@ -91,10 +120,11 @@ def make_tasks(sweep: str, base: str, fitted_ks: Sequence[int], ns: Sequence[int
     """
     if not isinstance(sweep, str) or not sweep:
         raise ConfigError(f"the sweep id must be a non-empty string, got {sweep!r}", where="sweep")
-    ks = sorted({_positive_int(v, "fitted_ks") for v in fitted_ks})
-    sizes = sorted({_positive_int(v, "ns") for v in ns})
-    if not ks or not sizes:
+    fitted_ks, ns = list(fitted_ks), list(ns)
+    if not fitted_ks or not ns:
         raise ConfigError("fitted_ks and ns must not be empty", where="tasks")
+    check_limits(fitted_ks, ns, replicates)
+    ks, sizes = sorted({int(v) for v in fitted_ks}), sorted({int(v) for v in ns})
     return [Task(sweep, k, n, r, task_seed(base, k, n, r)) for k in ks for n in sizes
             for r in range(_positive_int(replicates, "replicates"))]
 
@@ -110,7 +140,13 @@ def _number(text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise _size_error(f"{text.strip()!r} is not a positive number")
+        raise _size_error(f"{text.strip()!r:.40} is not a positive number")
+    return value
+
+
+def _size(value: float, text: str) -> float:
+    if value > MAX_N:
+        raise _size_error(f"sample size {text.strip()!r:.40} is larger than the limit {MAX_N}")
     return value
 
 
@@ -118,31 +154,41 @@ def parse_sizes(text: str) -> list[int]:
     """Parse sample sizes: ``"100,200,500"`` or log-spaced ``"1e2:2e4:10"`` (or a mix).
 
     ``start:stop:count`` gives ``count`` log-spaced integers from ``start`` to ``stop``
-    inclusive, rounded; the result is sorted with duplicates dropped.
+    inclusive, rounded; the result is sorted with duplicates dropped. Sizes are at most
+    :data:`MAX_N`, and there are at most :data:`MAX_SIZES` of them.
 
     Raises
     ------
     ConfigError
-        If the text is empty, a size is not a positive integer, or a range is malformed.
+        If the text is empty, a size is not a positive integer or is too large, or a range
+        is malformed.
     """
     if not isinstance(text, str) or not text.strip():
         raise _size_error("no sample sizes given")
+    if len(text) > 10_000:
+        raise _size_error(f"the sample sizes are {len(text)} characters long; the limit is 10000")
     sizes: set[int] = set()
     for item in text.split(","):
         parts = item.split(":")
         if len(parts) == 1:
-            value = _number(item)
+            value = _size(_number(item), item)
             if value != round(value):
                 raise _size_error(f"sample size {item.strip()!r} is not an integer")
             sizes.add(int(value))
         elif len(parts) == 3:
-            start, stop, count = (_number(p) for p in parts)
+            start, stop = (_size(_number(p), p) for p in parts[:2])
+            count = _number(parts[2])
             if count != round(count) or count < 2 or stop <= start or round(start) < 1:
                 raise _size_error(f"range {item.strip()!r} needs 1 <= start < stop and an "
                                   "integer count of at least 2")
+            if count > MAX_SIZES:
+                raise _size_error(f"range {item.strip()!r} asks for {count:g} sizes; the "
+                                  f"limit is {MAX_SIZES}")
             sizes.update(int(v) for v in np.rint(np.geomspace(start, stop, int(count))))
         else:
-            raise _size_error(f"{item.strip()!r} is neither a size nor start:stop:count")
+            raise _size_error(f"{item.strip()!r:.40} is neither a size nor start:stop:count")
+        if len(sizes) > MAX_SIZES:
+            raise _size_error(f"more than {MAX_SIZES} sample sizes")
     return sorted(sizes)
 
 
@@ -167,7 +213,11 @@ def _run_one(task_fn: TaskFn, config: dict, task: Task) -> dict:
     """Run one task and return its finished, JSON-clean row (a failure is a row too)."""
     start = time.perf_counter()
     try:
-        row = task_fn(config, task)
+        # one BLAS/OpenMP thread wherever the task runs (this process, a pool worker, a Dask
+        # worker of any origin): threaded reductions are not bitwise reproducible, and a
+        # fit's path (its iteration count) follows the last bits
+        with threadpool_limits(limits=1):
+            row = task_fn(config, task)
         if not isinstance(row, dict):
             raise TypeError(f"the task function returned {type(row).__name__}, not a dict")
         row = dict(row)
@@ -203,6 +253,19 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _worker_init(parent: int) -> None:
+    """Pool worker initializer: ignore Ctrl-C, and exit when the parent process ``parent``
+    is gone (killed with SIGKILL, say), checked twice a second by a daemon thread."""
+    _ignore_sigint()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="identify-parent-watchdog", daemon=True).start()
+
+
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore Ctrl-C inside the block (main thread only): processes started there inherit it."""
@@ -221,7 +284,8 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[cf.Executor]:
     """A process pool (``scheduler=None``) or a Dask executor, closed on exit."""
     if scheduler is None:
         with _single_thread_blas():
-            pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint,
+            pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                                          initargs=(os.getpid(),),
                                           mp_context=multiprocessing.get_context("spawn"))
             try:
                 yield pool
@@ -250,13 +314,57 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[cf.Executor]:
             stack.callback(cluster.close)
             client = Client(cluster)
         else:
+            _probe_scheduler(scheduler)
             try:
-                client = Client(scheduler)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise ConfigError(f"cannot connect to the Dask scheduler {scheduler!r} ({exc})",
+                client = Client(scheduler, timeout=_CONNECT_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is the address's
+                raise ConfigError(f"cannot connect to the Dask scheduler {scheduler!r} "
+                                  f"({type(exc).__name__}: {str(exc)[:200]})",
                                   where="scheduler") from None
         stack.callback(client.close)
         yield client.get_executor(pure=False)
+
+
+def _address(scheduler: str) -> tuple[str, int]:
+    """(host, port) of ``tcp://host:port`` or ``host:port``; other schemes are refused."""
+    text = scheduler.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep and f"{scheme.lower()}://" not in _SCHEMES:
+        raise ConfigError(f"cannot connect to the Dask scheduler {text!r:.80}: the scheme "
+                          f"{scheme}:// is not supported, only tcp:// (or HOST:PORT)",
+                          where="scheduler")
+    host, colon, port = (rest if sep else text).rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"cannot connect to the Dask scheduler {text!r:.80}: the address is "
+                          "not 'local', tcp://HOST:PORT or HOST:PORT", where="scheduler")
+    return host, int(port)
+
+
+def _probe_scheduler(scheduler: str, seconds: float = 5.0) -> None:
+    """Refuse an address that does not answer like a Dask scheduler, before Dask reads from
+    it: a scheduler sends its handshake first, an 8-byte frame length (a small number)."""
+    import socket
+    import struct
+
+    host, port = _address(scheduler)
+    try:
+        with socket.create_connection((host, port), timeout=seconds) as sock:
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise ConfigError(f"{scheduler!r:.80} sent no Dask handshake within {seconds:g} s; it is "
+                          "not a Dask scheduler", where="scheduler") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot connect to the Dask scheduler {scheduler!r:.80} "
+                          f"({exc.strerror or exc})", where="scheduler") from None
+    if len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] < 2**24:
+        raise ConfigError(f"{scheduler!r:.80} did not answer like a Dask scheduler",
+                          where="scheduler")
 
 
 def _check_args(tasks: Sequence[Task], workers: int, scheduler: str | None) -> None:
@@ -264,6 +372,8 @@ def _check_args(tasks: Sequence[Task], workers: int, scheduler: str | None) -> N
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ConfigError("the scheduler must be 'local' or a Dask scheduler address",
                           where="scheduler")
+    if scheduler is not None and scheduler != "local":
+        _address(scheduler)
     if any(not isinstance(t, Task) for t in tasks):
         raise ConfigError("tasks must be Task objects (see make_tasks)", where="tasks")
     if len({t.sweep for t in tasks}) > 1:
@@ -300,7 +410,8 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
     Returns
     -------
     list of dict
-        ``store.rows(sweep)``, ordered by (fitted_k, n, replicate).
+        The stored rows of exactly these tasks, ordered by (fitted_k, n, replicate); other
+        rows the store holds for the sweep (another run's sizes or replicates) are left out.
     """
     _check_args(tasks, workers, scheduler)
     if not tasks:
@@ -310,7 +421,7 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
     done = store.done_keys(sweep)
     todo = [t for t in tasks if t.key not in done]
     keys = {t.key for t in tasks}
-    failed = sum(r.get("key") in keys and r.get("status") == "failed" for r in store.rows(sweep))
+    failed = sum(r.get("status") == "failed" for r in store.rows(sweep, keys))
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress,
                file=sys.stderr, unit="task", desc=sweep, dynamic_ncols=True)
     bar.set_postfix(failed=failed)
@@ -330,11 +441,13 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
                 for task in todo:
                     finish(_run_one(task_fn, config, task))
         elif todo:
+            if scheduler is None:  # no more processes than tasks, nor than cores
+                workers = max(1, min(workers, len(todo), os.cpu_count() or 1))
             with _executor(workers, scheduler) as executor:
                 _run_pool(executor, task_fn, config, todo, finish)
     finally:
         bar.close()
-    return store.rows(sweep)
+    return store.rows(sweep, keys)
 
 
 def _run_pool(executor: cf.Executor, task_fn: TaskFn, config: dict, todo: list[Task],
