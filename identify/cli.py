@@ -10,16 +10,51 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from identify.errors import IdentifyError
 from identify.model.catalog import CATALOG
+from identify.model.expert import MAX_DIM
+from identify.numeric.sweep import MAX_FITTED_K, MAX_N, MAX_REPLICATES, MAX_SIZES, check_limits
 from identify.symbolic.check import CheckResult, check
 from identify.symbolic.graph import plot_graph, write_graph
 from identify.textout import format_check, format_prediction, format_verdict_table
 from identify.theory.rates import parse_cells, predict
 
 __all__ = ["main"]
+
+MAX_RESTARTS = 50
+MAX_WORKERS = 1024
+
+
+def _int_in(low: int, high: int, what: str = "the value") -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high``, checked before any work."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer from {low} to {high}, "
+                                             f"got {text!r:.40}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+def _writable_file(path: str, what: str, *, stem: bool = False) -> None:
+    """Refuse an output path before the work: its folder must exist, and it must not be a
+    folder itself (for a plot stem, neither may STEM.svg or STEM.png); nothing is created."""
+    import os
+
+    for target in ([f"{path}.svg", f"{path}.png", path] if stem else [path]):
+        if os.path.isdir(target):
+            raise IdentifyError(f"{target} is a directory", where=what,
+                                hint="give a file name" + (" stem" if stem else ""))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise IdentifyError(f"the folder {folder} does not exist (nothing was written)",
+                            where=what)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +70,8 @@ def _expert_args(p: argparse.ArgumentParser) -> None:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", default="softmax",
                    help="gate: NAME or NAME:key=value,... (default: softmax; see `identify catalog`)")
-    p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
+    p.add_argument("--dim", type=_int_in(1, MAX_DIM, "the input dimension"), default=1,
+                   help=f"input dimension d, 1 to {MAX_DIM} (default: 1)")
     p.add_argument("--order", type=int, default=2, help="Taylor order r (default: 2)")
     p.add_argument("--atoms", type=int, default=2, help="number of atoms k (default: 2)")
     p.add_argument("--estimator", default="lse", help="estimator (default: lse)")
@@ -64,30 +100,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("catalog", help="list the built-in experts (and gates)")
     p.add_argument("--check", action="store_true", help="analyse every entry: table of verdicts")
-    p.add_argument("--dim", type=int, default=1, help="input dimension for the formulas")
+    p.add_argument("--dim", type=_int_in(1, MAX_DIM, "the input dimension"), default=1,
+                   help=f"input dimension for the formulas, 1 to {MAX_DIM}")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("simulate", help="confirm the predicted rates by simulation (a sweep)")
     _expert_args(p)
     p.add_argument("--preset", metavar="NAME", help="a shipped setup (`identify catalog` lists them)")
-    p.add_argument("--gate", default="softmax", help="gate (default: softmax)")
-    p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
-    p.add_argument("--estimator", default="lse", help="lse or gaussian (default: lse)")
+    p.add_argument("--gate", default=None, help="gate (default: softmax; not with --preset "
+                   "or --truth FILE, which fix the model)")
+    p.add_argument("--dim", type=_int_in(1, MAX_DIM, "the input dimension"), default=None,
+                   help=f"input dimension d, 1 to {MAX_DIM} (default: 1)")
+    p.add_argument("--estimator", default=None, help="lse or gaussian (default: lse)")
     p.add_argument("--truth", default="default",
                    help="'default' (generated) or a TOML file with the model and its atoms")
     p.add_argument("--fitted-k", default=None,
-                   help="fitted atom counts (default: the preset's, else 2,3)")
+                   help=f"fitted atom counts, each 1 to {MAX_FITTED_K} (default: the preset's, "
+                   "else 2,3)")
     p.add_argument("--n", default=None, help="sample sizes: LOW:HIGH:COUNT log-spaced, or a "
-                   "list (default: the preset's, else 1e2:2e4:10)")
-    p.add_argument("--reps", type=int, default=None,
-                   help="replicates per size (default: the preset's, else 10)")
+                   f"list; each 10 to {MAX_N}, at most {MAX_SIZES} (default: the preset's, "
+                   "else 1e2:2e4:10)")
+    p.add_argument("--reps", type=_int_in(1, MAX_REPLICATES, "replicates"), default=None,
+                   help=f"replicates per size, 1 to {MAX_REPLICATES} (default: the preset's, "
+                   "else 10)")
     p.add_argument("--store", default="identify-results.sqlite",
                    help="SQLite results file; rerunning resumes (default: identify-results.sqlite)")
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
-    p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a Dask scheduler address")
+    p.add_argument("--workers", type=_int_in(1, MAX_WORKERS, "workers"), default=None,
+                   help="local processes, at most the tasks and the cores (default: cores)")
+    p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a Dask scheduler address "
+                   "tcp://HOST:PORT")
     p.add_argument("--init", default="near-truth", choices=["near-truth", "random", "mixed"],
                    help="initialisation (default: the papers' near-truth protocol)")
-    p.add_argument("--restarts", type=int, default=2, help="starts per fit (default: 2)")
+    p.add_argument("--restarts", type=_int_in(1, MAX_RESTARTS, "restarts"), default=2,
+                   help=f"starts per fit, 1 to {MAX_RESTARTS} (default: 2)")
     p.add_argument("--plot", metavar="STEM", help="write the log-log plot to STEM.svg/.png")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -101,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: catalog verdicts, tanh vs linear, reports")
     p.add_argument("--out", default="identify-report", help="output folder (identify-report)")
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
+    p.add_argument("--workers", type=_int_in(1, MAX_WORKERS, "workers"), default=None,
+                   help="local processes (default: cores)")
     p.add_argument("--quick", action="store_true", help="a smaller sweep (for tests)")
     return parser
 
@@ -117,6 +163,10 @@ def _run_check(args: argparse.Namespace) -> CheckResult:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.graph:
+        _writable_file(args.graph, "--graph")
+    if args.plot:
+        _writable_file(args.plot, "--plot")
     result = _run_check(args)
     prediction = predict(result, parse_cells(args.cells))
     written = []
@@ -189,12 +239,24 @@ def _catalog(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+
+    from identify.numeric.store import ResultStore
     from identify.report import build_report, write_report
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise IdentifyError(f"{args.out} exists and is not a folder", where="--out")
+    if args.store is not None:  # refused before the analysis, and never written to
+        if not os.path.exists(args.store):
+            raise IdentifyError(f"no results store at {args.store}", where="store")
+        ResultStore(args.store, readonly=True).close()
     result = _run_check(args)
-    report = build_report(result, store=args.store, cells=parse_cells(args.cells),
-                          figure_dir=args.out)
-    written = write_report(report, args.out)
+    with tempfile.TemporaryDirectory(prefix="identify-report-") as figures:
+        # figures go to a scratch folder first: a failing command creates nothing in --out
+        report = build_report(result, store=args.store, cells=parse_cells(args.cells),
+                              figure_dir=figures)
+        written = write_report(report, args.out)
     for note in report.notes:
         print(f"note: {note}")
     print(f"wrote {written['html']}, {written['md']}, {written['tex']}")
@@ -215,8 +277,19 @@ def _simulate(args: argparse.Namespace) -> int:
     from identify.numeric.plots import plot_slopes
     from identify.numeric.simulate import simulate
     from identify.numeric.slopes import slope_table
+    from identify.numeric.sweep import parse_sizes
 
     formula = args.formula
+    fixed = args.preset is not None or args.truth != "default"
+    given = [f"--{k}" for k in ("gate", "dim", "estimator") if getattr(args, k) is not None]
+    if fixed and (given or formula or args.expert):
+        source = f"--preset {args.preset}" if args.preset is not None else f"--truth {args.truth}"
+        what = ", ".join(given + (["a formula"] if formula and args.preset else [])
+                         + (["--expert"] if args.expert else []))
+        if what:
+            raise IdentifyError(f"{source} fixes the model; it cannot be combined with {what}")
+    args.gate, args.estimator = args.gate or "softmax", args.estimator or "lse"
+    args.dim = 1 if args.dim is None else args.dim
     if args.expert:
         if formula:
             raise IdentifyError("give an expert formula or --expert NAME, not both")
@@ -226,8 +299,13 @@ def _simulate(args: argparse.Namespace) -> int:
         try:
             ks = tuple(int(v) for v in args.fitted_k.split(","))
         except ValueError:
-            raise IdentifyError(f"--fitted-k takes integers like 2,3, got {args.fitted_k!r}"
+            raise IdentifyError(f"--fitted-k takes integers like 2,3, got {args.fitted_k!r:.40}"
                                 ) from None
+    if args.n is not None:
+        parse_sizes(args.n)  # sizes and limits checked before any work
+    check_limits(ks or (2,), [10], args.reps or 1)
+    if args.plot:
+        _writable_file(args.plot, "--plot", stem=True)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise IdentifyError(f"--workers must be >= 1, got {workers}")
@@ -240,8 +318,15 @@ def _simulate(args: argparse.Namespace) -> int:
                       scheduler=args.scheduler, progress=not args.no_progress)
     paths = plot_slopes(result.slopes, args.plot, title=result.spec.model["expert"]) \
         if args.plot else ()
+    from identify.numeric.store import ResultStore
+
+    with ResultStore(args.store, readonly=True) as st:
+        counts = st.counts()
+    other_tasks = counts.get(result.spec.sweep_id, 0) - len(result.rows)
+    other_sweeps = len(counts) - 1
     if args.json:
-        print(json.dumps({**result.to_dict(), "plots": list(paths)}, indent=2))
+        print(json.dumps({**result.to_dict(), "plots": list(paths), "store_other_tasks":
+                          other_tasks, "store_other_sweeps": other_sweeps}, indent=2))
         return 0
     spec = result.spec
     m = spec.model
@@ -252,6 +337,9 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"  k = {k}: verdict {p['verdict']}; source {p['source']}")
     print(f"  store: {args.store} (sweep {spec.sweep_id}); {len(result.rows)} tasks, "
           f"{result.failed} failed fits")
+    if other_tasks or other_sweeps:
+        print(f"  the store also holds {other_tasks} other task(s) of this sweep (other sizes or "
+              f"replicates) and {other_sweeps} other sweep(s); they are not analysed here")
     print()
     print(slope_table(result.slopes))
     for f in result.slopes:

@@ -24,7 +24,7 @@ from identify.numeric.compile import NumericModel
 from identify.numeric.fit import FitSettings, fit, initial_points
 from identify.numeric.slopes import SlopeFit, fit_slope
 from identify.numeric.store import ResultStore
-from identify.numeric.sweep import Task, make_tasks, parse_sizes, run_sweep
+from identify.numeric.sweep import Task, check_limits, make_tasks, parse_sizes, run_sweep
 from identify.numeric.truth import (
     Truth,
     default_truth,
@@ -125,6 +125,7 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
     sizes = parse_sizes(ns) if isinstance(ns, str) else [int(n) for n in ns]
     if any(n < 10 for n in sizes):
         raise ConfigError("sample sizes must be at least 10", where="n")
+    check_limits(list(fitted_ks), sizes, replicates)  # before any allocation per k or n
     ks = tuple(int(k) for k in fitted_ks)
     if not ks or any(k < 1 for k in ks):
         raise ConfigError(f"fitted k must be integers >= 1, got {list(ks)}", where="fitted-k")

@@ -62,6 +62,18 @@ def _same_model(config: dict, check: CheckResult) -> bool:
             and m.get("dim") == model.dim)
 
 
+def _sweep_config_ok(config: dict, path: str, sweep: str) -> bool:
+    """A simulation sweep's config has these parts; anything else is a damaged store."""
+    from identify.numeric.store import StoreError
+
+    parts = {"model": dict, "truth": dict, "fit": dict, "predictions": dict}
+    bad = [k for k, t in parts.items() if not isinstance(config.get(k), t)]
+    if not bad and isinstance(config["truth"].get("atoms"), list):
+        return True
+    raise StoreError(f"damaged store: {path}: the config of sweep {sweep!r} has no valid "
+                     f"{(bad or ['truth.atoms'])[0]!r}")
+
+
 def load_simulation(store_path: str, check: CheckResult, figure_dir: str
                     ) -> tuple[SimulationSection | None, str | None]:
     """The store's sweep of this model, analysed; (None, why) when there is none."""
@@ -71,8 +83,9 @@ def load_simulation(store_path: str, check: CheckResult, figure_dir: str
 
     if not os.path.isfile(store_path):
         raise ConfigError(f"no results store at {store_path}", where="store")
-    with ResultStore(store_path) as st:
-        sweeps = {s: c for s, c in st.sweeps().items() if _same_model(c, check)}
+    with ResultStore(store_path, readonly=True) as st:  # a report never writes to a store
+        sweeps = {s: c for s, c in st.sweeps().items() if _sweep_config_ok(c, store_path, s)
+                  and _same_model(c, check)}
         if not sweeps:
             return None, (f"the store {store_path} holds no sweep of this model (it has "
                           f"{len(st.sweeps())} sweep(s) of other models)")

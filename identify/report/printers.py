@@ -35,14 +35,24 @@ class Printer:
         raise NotImplementedError
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+
+
+def _md_escape(text: str) -> str:
+    """Plain text for Markdown: HTML special characters as entities (no raw HTML survives a
+    Markdown-to-HTML conversion) and Markdown punctuation backslash-escaped, on one line."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 class MarkdownPrinter(Printer):
-    """Markdown with LaTeX math ($...$, $$...$$)."""
+    """Markdown with LaTeX math ($...$, $$...$$); text is escaped (``_md_escape``)."""
 
     def part(self, p) -> str:
-        return f"${to_latex(p)}$" if isinstance(p, sympy.Basic) else str(p)
+        return f"${to_latex(p)}$" if isinstance(p, sympy.Basic) else _md_escape(p)
 
     def _print_Heading(self, b: Heading) -> str:
-        return f"\n{'#' * b.level} {b.text}\n"
+        return f"\n{'#' * b.level} {_md_escape(b.text)}\n"
 
     def _print_Para(self, b: Para) -> str:
         return "".join(self.part(p) for p in b.parts) + "\n"
@@ -51,13 +61,15 @@ class MarkdownPrinter(Printer):
         return f"$$\n{to_latex(b.expr)}\n$$\n"
 
     def _print_Table(self, b: Table) -> str:
-        cell = lambda p: self.part(p).replace("|", "\\|")  # noqa: E731
-        lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
+        cell = lambda p: self.part(p).replace("|", "\\|") if isinstance(p, sympy.Basic) \
+            else self.part(p)  # noqa: E731  (text is escaped by part)
+        lines = ["| " + " | ".join(map(_md_escape, b.header)) + " |", "|" + "---|" * len(b.header)]
         lines += ["| " + " | ".join(cell(p) for p in row) + " |" for row in b.rows]
         return "\n".join(lines) + "\n"
 
     def _print_Figure(self, b: Figure) -> str:
-        return f"![{b.caption}]({b.name}.svg)\n\n*{b.caption}*\n"
+        caption = _md_escape(b.caption)
+        return f"![{caption}]({b.name}.svg)\n\n*{caption}*\n"
 
     def _print_Items(self, b: Items) -> str:
         return "\n".join("- " + "".join(self.part(p) for p in item) for item in b.items) + "\n"

@@ -42,21 +42,33 @@ def render(report: Report, fmt: str = "md") -> str:
 
 
 def write_report(report: Report, out_dir: str) -> dict[str, str]:
-    """Write report.html, report.md, report.tex and the figures (SVG, PNG) into ``out_dir``."""
+    """Write report.html, report.md, report.tex and the figures (SVG, PNG) into ``out_dir``.
+
+    Everything is rendered first; the folder is created only then, so a failure leaves
+    nothing behind. Existing report files in ``out_dir`` are replaced.
+
+    Raises
+    ------
+    ConfigError
+        If ``out_dir`` is a file, or cannot be created or written.
+    """
+    texts = {fmt: render(report, fmt) for fmt in FORMATS}
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ConfigError(f"{out_dir} exists and is not a folder", where="out")
     try:
         os.makedirs(out_dir, exist_ok=True)
+        for paths in _figures(report).values():
+            for src in paths:
+                dst = os.path.join(out_dir, os.path.basename(src))
+                if os.path.abspath(src) != os.path.abspath(dst):
+                    shutil.copyfile(src, dst)
+        written = {}
+        for fmt, text in texts.items():
+            path = os.path.join(out_dir, f"report.{fmt}")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            written[fmt] = path
     except OSError as exc:
-        raise ConfigError(f"cannot create the output folder {out_dir}: {exc}", where="out") \
-            from None
-    written = {}
-    for paths in _figures(report).values():
-        for src in paths:
-            dst = os.path.join(out_dir, os.path.basename(src))
-            if os.path.abspath(src) != os.path.abspath(dst):
-                shutil.copyfile(src, dst)
-    for fmt in FORMATS:
-        path = os.path.join(out_dir, f"report.{fmt}")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(render(report, fmt))
-        written[fmt] = path
+        raise ConfigError(f"cannot write the report into {out_dir}: {exc.strerror or exc}",
+                          where="out") from None
     return written
