@@ -101,6 +101,10 @@ def parse_formula(
     if not body:
         raise _error("empty formula")
     builder = _Builder(body, text[: len(text) - len(text.lstrip())], tuple(inputs), reserved)
+    bad = next((c for c in body if (ord(c) < 32 and c not in "\t\n") or c == "\x7f"), None)
+    if bad is not None:
+        where = builder.position(body.index(bad), chars=True)
+        raise _error(f"the formula contains the control character U+{ord(bad):04X}{where}")
     if "#" in body:
         raise _error(f"comments are not allowed{builder.position(body.index('#'), chars=True)}")
     try:
@@ -253,6 +257,11 @@ class _Builder:
         if isinstance(value, float):
             if not abs(value) < 10.0**_MAX_DIGITS:  # also inf and nan
                 raise self.fail(f"the number '{text}' is too large", node)
+            mantissa = text.lower().split("e")[0]
+            if (value == 0 and any(c in "123456789" for c in mantissa)) or \
+                    0 < abs(value) < 10.0**-_MAX_DIGITS:
+                raise self.fail(f"the number '{text}' is too small (below 1e-{_MAX_DIGITS})",
+                                node)
             return sympy.Rational(repr(value))
         what = {complex: "complex literals are", str: "string literals are"}.get(type(value))
         what = what or ("string literals are" if isinstance(value, bytes) else f"'{text}' is")

@@ -10,6 +10,7 @@ reference atom (the last one) has its pinned parameters at 0. Truths come from T
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +21,7 @@ import numpy as np
 from identify.errors import ConfigError
 from identify.model.model import Estimator, Model, build_model
 from identify.numeric.compile import NumericModel
+from identify.numeric.schema import validate
 
 __all__ = ["Truth", "InputSpec", "default_truth", "load_preset", "preset_names", "load_truth_file",
            "sample_inputs", "sample_data"]
@@ -41,9 +43,18 @@ class InputSpec:
         if self.kind not in ("uniform", "grid", "gaussian-mixture"):
             raise ConfigError(f"inputs must be uniform, grid or gaussian-mixture, got "
                               f"{self.kind!r}", where="inputs")
+        numbers = (self.low, self.high, *self.means, *self.sds, *self.weights)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in numbers):
+            raise ConfigError("inputs: low, high, means, sds and weights must be finite numbers",
+                              where="inputs")
         if not self.low < self.high:
             raise ConfigError(f"inputs need low < high, got {self.low} and {self.high}",
                               where="inputs")
+        if not len(self.means) == len(self.sds) == len(self.weights) or not self.means or \
+                min(self.sds) <= 0 or min(self.weights) < 0 or not sum(self.weights) > 0:
+            raise ConfigError("inputs: means, sds and weights need equal lengths, sds > 0 and "
+                              "weights >= 0 with a positive sum", where="inputs")
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "low": self.low, "high": self.high, "means": list(self.means),
@@ -97,6 +108,10 @@ def check_truth(truth: Truth, nm: NumericModel) -> None:
                               f" (missing: {', '.join(missing) or '-'}; unknown: "
                               f"{', '.join(extra) or '-'})", where="truth")
         for name, value in atom.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    not math.isfinite(value):
+                raise ConfigError(f"truth atom {i}: {name} must be a finite number, got "
+                                  f"{value!r:.40}", where="truth")
             if (name == "nu" or name.startswith("nu_")) and not value > 0:
                 raise ConfigError(f"truth atom {i}: the variance {name} must be > 0",
                                   where="truth")
@@ -108,7 +123,9 @@ def check_truth(truth: Truth, nm: NumericModel) -> None:
     for s in nm.shared_syms:
         if s.name not in truth.shared or not truth.shared[s.name] > 0:
             raise ConfigError(f"the truth needs a positive shared {s.name}", where="truth")
-    if not truth.noise_sd >= 0:
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in truth.shared.values()):
+        raise ConfigError("the truth's shared parameters must be finite numbers", where="truth")
+    if not (math.isfinite(truth.noise_sd) and truth.noise_sd >= 0):
         raise ConfigError("noise_sd must be >= 0", where="truth")
 
 
@@ -173,7 +190,9 @@ def _parse_toml(text: str, where: str) -> dict:
 
 
 def preset_from_dict(d: dict, where: str) -> tuple[Model, Truth, dict]:
-    """(model, truth, suggested sweep settings) from a parsed TOML document."""
+    """(model, truth, suggested sweep settings) from a parsed TOML document, checked first
+    against :data:`identify.numeric.schema.TRUTH_SCHEMA` (one line naming file and key)."""
+    validate(d, where)
     try:
         m = d["model"]
         model = build_model(m["expert"], m.get("gate", "softmax"), dim=int(m.get("dim", 1)),
