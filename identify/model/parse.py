@@ -104,7 +104,8 @@ def parse_formula(
     bad = next((c for c in body if (ord(c) < 32 and c not in "\t\n") or c == "\x7f"), None)
     if bad is not None:
         where = builder.position(body.index(bad), chars=True)
-        raise _error(f"the formula contains the control character U+{ord(bad):04X}{where}")
+        raise _error(f"syntax error{where}: the control character U+{ord(bad):04X} is not "
+                     "allowed")
     if "#" in body:
         raise _error(f"comments are not allowed{builder.position(body.index('#'), chars=True)}")
     try:
