@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 from identify.errors import IdentifyError
 from identify.model.catalog import CATALOG
 from identify.model.expert import MAX_DIM
-from identify.numeric.sweep import MAX_FITTED_K, MAX_N, MAX_REPLICATES, MAX_SIZES, check_limits
+from identify.numeric.sweep import (
+    MAX_FITTED_K,
+    MAX_N,
+    MAX_REPLICATES,
+    MAX_SIZES,
+    check_limits,
+    check_scheduler,
+)
 from identify.symbolic.check import CheckResult, check
 from identify.symbolic.graph import plot_graph, write_graph
 from identify.textout import format_check, format_prediction, format_verdict_table
@@ -304,6 +311,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.n is not None:
         parse_sizes(args.n)  # sizes and limits checked before any work
     check_limits(ks or (2,), [10], args.reps or 1)
+    check_scheduler(args.scheduler, probe=True)  # before the store is created
     if args.plot:
         _writable_file(args.plot, "--plot", stem=True)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)

@@ -32,8 +32,8 @@ from identify.errors import ConfigError
 from identify.numeric.store import STATUSES, ResultStore, to_json
 
 __all__ = ["Task", "task_seed", "make_tasks", "parse_sizes", "run_sweep", "demo_task",
-           "check_limits", "STATUSES", "TIMING_FIELDS", "MAX_N", "MAX_SIZES", "MAX_FITTED_K",
-           "MAX_REPLICATES", "MAX_TASKS"]
+           "check_limits", "check_scheduler", "STATUSES", "TIMING_FIELDS", "MAX_N", "MAX_SIZES",
+           "MAX_FITTED_K", "MAX_REPLICATES", "MAX_TASKS"]
 
 #: Largest sample size (one task holds a few n x (parameters) float arrays: ~1 GB at MAX_N).
 MAX_N = 200_000
@@ -367,13 +367,22 @@ def _probe_scheduler(scheduler: str, seconds: float = 5.0) -> None:
                           where="scheduler")
 
 
-def _check_args(tasks: Sequence[Task], workers: int, scheduler: str | None) -> None:
-    _positive_int(workers, "workers")
+def check_scheduler(scheduler: str | None, *, probe: bool = False) -> None:
+    """Refuse a scheduler that is not None, ``"local"``, ``tcp://HOST:PORT`` or
+    ``HOST:PORT``; with ``probe``, also one that does not answer like a Dask scheduler
+    within 5 s (a silent listener, an HTTP server, a proxy)."""
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ConfigError("the scheduler must be 'local' or a Dask scheduler address",
                           where="scheduler")
     if scheduler is not None and scheduler != "local":
         _address(scheduler)
+        if probe:
+            _probe_scheduler(scheduler)
+
+
+def _check_args(tasks: Sequence[Task], workers: int, scheduler: str | None) -> None:
+    _positive_int(workers, "workers")
+    check_scheduler(scheduler)
     if any(not isinstance(t, Task) for t in tasks):
         raise ConfigError("tasks must be Task objects (see make_tasks)", where="tasks")
     if len({t.sweep for t in tasks}) > 1:
