@@ -23,6 +23,7 @@ from identify.numeric.sweep import (
     MAX_N,
     Task,
     check_limits,
+    check_scheduler,
     demo_task,
     make_tasks,
     parse_sizes,
@@ -234,3 +235,16 @@ def test_huge_integers_in_a_row_are_a_store_error_not_an_overflow(tmp_path):
         store.register_sweep("s", {})
         store.add("s", _row(1, 10**30, 0))
         assert store.rows("s")[0]["n"] == 10**30
+
+
+def test_a_real_scheduler_passes_the_probe(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp://", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        check_scheduler(address, probe=True)
+        check_scheduler(address.removeprefix("tcp://"), probe=True)
+        with ResultStore(tmp_path / "r.db") as store:
+            rows = run_sweep(demo_task, {}, make_tasks("s", "b", [1], [10, 20], 1), store,
+                             scheduler=address, progress=False)
+    assert [r["status"] for r in rows] == ["converged", "converged"]
