@@ -125,12 +125,12 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
     sizes = parse_sizes(ns) if isinstance(ns, str) else [int(n) for n in ns]
     if any(n < 10 for n in sizes):
         raise ConfigError("sample sizes must be at least 10", where="n")
-    check_limits(list(fitted_ks), sizes, replicates)  # before any allocation per k or n
     ks = tuple(int(k) for k in fitted_ks)
     if not ks or any(k < 1 for k in ks):
         raise ConfigError(f"fitted k must be integers >= 1, got {list(ks)}", where="fitted-k")
     if not isinstance(replicates, int) or replicates < 1:
         raise ConfigError(f"replicates must be an integer >= 1, got {replicates!r}", where="reps")
+    check_limits(list(fitted_ks), sizes, replicates)  # before any allocation per k or n
     NumericModel(model, max(ks))  # refuses unsupported gates early
     return SimulationSpec(_model_dict(model), tr.to_dict(), (settings or FitSettings()).to_dict(),
                           ks, tuple(sizes), replicates, _exponents(model, tr.k, ks))

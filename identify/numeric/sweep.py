@@ -450,7 +450,7 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
                 for task in todo:
                     finish(_run_one(task_fn, config, task))
         elif todo:
-            if scheduler is None:  # no more processes than tasks, nor than cores
+            if scheduler in (None, "local"):  # no more processes than tasks, nor than cores
                 workers = max(1, min(workers, len(todo), os.cpu_count() or 1))
             with _executor(workers, scheduler) as executor:
                 _run_pool(executor, task_fn, config, todo, finish)
