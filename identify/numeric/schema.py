@@ -170,7 +170,7 @@ def _mixture_rule(table: dict, path: str) -> None:
 
 def _truth_schema() -> Table:
     from identify.model.expert import MAX_DIM
-    from identify.numeric.sweep import MAX_FITTED_K, MAX_N, MAX_REPLICATES, MAX_SIZES
+    from identify.numeric.limits import MAX_FITTED_K, MAX_N, MAX_REPLICATES, MAX_SIZES
 
     number, names = Number(), MapOf(Number())
     inputs = Table({"kind": Text(("uniform", "grid", "gaussian-mixture")), "low": number,

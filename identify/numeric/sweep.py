@@ -29,24 +29,22 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from identify.errors import ConfigError
+from identify.numeric.limits import (
+    MAX_FITTED_K,
+    MAX_N,
+    MAX_REPLICATES,
+    MAX_SIZES,
+    MAX_TASKS,
+    check_limits,
+)
+from identify.numeric.limits import positive_int as _positive_int
+from identify.numeric.scheduler import _CONNECT_SECONDS, _probe_scheduler, check_scheduler
 from identify.numeric.store import STATUSES, ResultStore, to_json
 
 __all__ = ["Task", "task_seed", "make_tasks", "parse_sizes", "run_sweep", "demo_task",
            "check_limits", "check_scheduler", "STATUSES", "TIMING_FIELDS", "MAX_N", "MAX_SIZES",
            "MAX_FITTED_K", "MAX_REPLICATES", "MAX_TASKS"]
 
-#: Largest sample size (one task holds a few n x (parameters) float arrays: ~1 GB at MAX_N).
-MAX_N = 200_000
-#: Most distinct sample sizes in one sweep (and the largest COUNT of LOW:HIGH:COUNT).
-MAX_SIZES = 100
-#: Largest fitted atom count.
-MAX_FITTED_K = 12
-#: Most replicates per (fitted k, n).
-MAX_REPLICATES = 1000
-#: Most tasks in one sweep (fitted k values x sizes x replicates).
-MAX_TASKS = 100_000
-_SCHEMES = ("tcp://",)
-_CONNECT_SECONDS = 10.0
 #: Row fields that measure time and so differ between two runs of the same task.
 TIMING_FIELDS = ("seconds",)
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -78,29 +76,6 @@ def task_seed(base: str, fitted_k: int, n: int, replicate: int) -> int:
     """A 63-bit seed from SHA-256 of ``(base, fitted_k, n, replicate)``, and nothing else."""
     text = json.dumps([str(base), int(fitted_k), int(n), int(replicate)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
-
-
-def _positive_int(value: Any, what: str, limit: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{what} must be positive integers, got {value!r:.40}", where=what)
-    if limit is not None and value > limit:
-        raise ConfigError(f"{what} must be at most {limit}, got {value!r:.40}", where=what)
-    return int(value)
-
-
-def check_limits(fitted_ks: Sequence[Any], ns: Sequence[Any], replicates: Any) -> None:
-    """Refuse a sweep out of range before any work: fitted k in 1..MAX_FITTED_K, sizes in
-    1..MAX_N (at most MAX_SIZES of them), replicates in 1..MAX_REPLICATES, at most MAX_TASKS
-    tasks. Values must be integers (not bool, not float)."""
-    ks = {_positive_int(v, "fitted_ks", MAX_FITTED_K) for v in fitted_ks}
-    sizes = {_positive_int(v, "ns", MAX_N) for v in ns}
-    reps = _positive_int(replicates, "replicates", MAX_REPLICATES)
-    if len(sizes) > MAX_SIZES:
-        raise ConfigError(f"at most {MAX_SIZES} sample sizes, got {len(sizes)}", where="ns")
-    if len(ks) * len(sizes) * reps > MAX_TASKS:
-        raise ConfigError(f"the sweep has {len(ks) * len(sizes) * reps} tasks; the limit is "
-                          f"{MAX_TASKS}", hint="fewer sizes, fitted k or replicates",
-                          where="tasks")
 
 
 def make_tasks(sweep: str, base: str, fitted_ks: Sequence[int], ns: Sequence[int],
@@ -323,61 +298,6 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[cf.Executor]:
                                   where="scheduler") from None
         stack.callback(client.close)
         yield client.get_executor(pure=False)
-
-
-def _address(scheduler: str) -> tuple[str, int]:
-    """(host, port) of ``tcp://host:port`` or ``host:port``; other schemes are refused."""
-    text = scheduler.strip()
-    scheme, sep, rest = text.partition("://")
-    if sep and f"{scheme.lower()}://" not in _SCHEMES:
-        raise ConfigError(f"cannot connect to the Dask scheduler {text!r:.80}: the scheme "
-                          f"{scheme}:// is not supported, only tcp:// (or HOST:PORT)",
-                          where="scheduler")
-    host, colon, port = (rest if sep else text).rpartition(":")
-    host = host.strip("[]")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"cannot connect to the Dask scheduler {text!r:.80}: the address is "
-                          "not 'local', tcp://HOST:PORT or HOST:PORT", where="scheduler")
-    return host, int(port)
-
-
-def _probe_scheduler(scheduler: str, seconds: float = 5.0) -> None:
-    """Refuse an address that does not answer like a Dask scheduler, before Dask reads from
-    it: a scheduler sends its handshake first, an 8-byte frame length (a small number)."""
-    import socket
-    import struct
-
-    host, port = _address(scheduler)
-    try:
-        with socket.create_connection((host, port), timeout=seconds) as sock:
-            head = b""
-            while len(head) < 8:
-                chunk = sock.recv(8 - len(head))
-                if not chunk:
-                    break
-                head += chunk
-    except TimeoutError:
-        raise ConfigError(f"{scheduler!r:.80} sent no Dask handshake within {seconds:g} s; it is "
-                          "not a Dask scheduler", where="scheduler") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot connect to the Dask scheduler {scheduler!r:.80} "
-                          f"({exc.strerror or exc})", where="scheduler") from None
-    if len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] < 2**24:
-        raise ConfigError(f"{scheduler!r:.80} did not answer like a Dask scheduler",
-                          where="scheduler")
-
-
-def check_scheduler(scheduler: str | None, *, probe: bool = False) -> None:
-    """Refuse a scheduler that is not None, ``"local"``, ``tcp://HOST:PORT`` or
-    ``HOST:PORT``; with ``probe``, also one that does not answer like a Dask scheduler
-    within 5 s (a silent listener, an HTTP server, a proxy)."""
-    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
-        raise ConfigError("the scheduler must be 'local' or a Dask scheduler address",
-                          where="scheduler")
-    if scheduler is not None and scheduler != "local":
-        _address(scheduler)
-        if probe:
-            _probe_scheduler(scheduler)
 
 
 def _check_args(tasks: Sequence[Task], workers: int, scheduler: str | None) -> None:
