@@ -104,9 +104,11 @@ def _gate_scoring(nm: NumericModel, X, theta, gamma, steps: int = 3) -> np.ndarr
     q, atoms, shared, G = q_and_parts(theta)
     for _ in range(steps):
         D = _score_jacobian(nm, X, atoms, shared)[:, :, gate_free]  # n x k x P
-        grad = np.einsum("nip,ni->p", D, gamma - G)
+        P = D.shape[2]
+        grad = (gamma - G).reshape(-1) @ D.reshape(-1, P)
         t = np.einsum("nip,ni->np", D, G)
-        fisher = np.einsum("nip,ni,niq->pq", D, G, D) - t.T @ t
+        Dg = (D * np.sqrt(G)[:, :, None]).reshape(-1, P)
+        fisher = Dg.T @ Dg - t.T @ t
         try:
             step = np.linalg.solve(fisher + 1e-9 * np.eye(len(grad)) * (1 + np.trace(fisher)),
                                    grad)

@@ -56,7 +56,8 @@ def _log_terms(nm: NumericModel, X, y, full):
     R = y[None, :] - np.array([nm._call(nm._h, X, a, shared) for a in atoms])
     norm = nm.gate.normaliser
     if norm == "top-k":
-        logG = np.log(nm.parts(X, full)[1].T) if nm.k > 1 else np.zeros_like(S)
+        with np.errstate(divide="ignore"):  # the unselected atoms: log 0 = -inf
+            logG = np.log(nm.parts(X, full)[1].T)
     else:
         phi = -np.logaddexp(0.0, -S) if norm == "normalised-sigmoid" else S
         mx = phi.max(axis=0)
