@@ -196,12 +196,12 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     lo, hi = _bounds(nm, box)
     positive = bool(np.any(lo > -box))
 
-    def run(method: str, bounded: bool, start, budget: int):
+    def run(method: str, bounded: bool, start, budget: int, tol: float = 1e-8):
         return least_squares(lambda th: nm.predict(X, th) - y, start,
                              jac=lambda th: nm.jacobian(X, th),
                              bounds=(lo, hi) if bounded else (-np.inf, np.inf),
                              method=method, x_scale="jac", max_nfev=budget,
-                             ftol=1e-15, xtol=1e-15, gtol=1e-15)
+                             ftol=tol, xtol=tol, gtol=tol)
 
     def certificate(th):
         r = nm.predict(X, th) - y
@@ -222,6 +222,15 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     theta = res.x
     obj, grad, active = certificate(theta)
     budget = res.status == 0
+    if grad > settings.grad_tol and not budget and nfev < settings.max_nfev:
+        # MINPACK stopped on its relative tolerances, not on the gradient test: continue
+        # with them at rounding level, within what is left of the budget
+        res = run(method, method == "trf", theta, settings.max_nfev - nfev, 1e-15)
+        nfev += int(res.nfev)
+        if np.mean(res.fun**2) <= obj:
+            theta = res.x
+            obj, grad, active = certificate(theta)
+        budget = res.status == 0
     if grad > settings.grad_tol and not budget:  # the stopping rule is not the gradient test:
         def fun(th, hessian):                    # polish with Newton on RSS / n
             r = nm.predict(X, th) - y

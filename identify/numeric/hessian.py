@@ -70,26 +70,44 @@ def _log_terms(nm: NumericModel, X, y, full):
     return S, np.exp(logG), R, E, float(np.sum(mx + np.log(tot)))
 
 
+#: observations per block: sums over blocks of this size keep the working arrays in cache
+#: (at n = 1e5 a whole-data pass is memory-bound and ~1.5x slower per observation)
+CHUNK = 8192
+
+
+def _chunks(n: int):
+    return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
+
+
 def loglik_value(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta_free: np.ndarray
                  ) -> float:
     """The log-likelihood alone (-inf outside the domain)."""
     full = nm.full(theta_free)
     if np.any(nm.split(full)[0][:, -1] <= 0):
         return -np.inf
-    return _log_terms(nm, X, y, full)[-1]
+    return float(sum(_log_terms(nm, X[c], y[c], full)[-1] for c in _chunks(len(y))))
 
 
 def loglik_hessian(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta_free: np.ndarray
                    ) -> tuple[float, np.ndarray, np.ndarray]:
-    """(log-likelihood, gradient, Hessian) over the free parameters; -inf outside the domain."""
+    """(log-likelihood, gradient, Hessian) over the free parameters; -inf outside the domain.
+    Sums over blocks of :data:`CHUNK` observations (a fixed order: deterministic)."""
     if not has_analytic_hessian(nm):
         raise ValueError("no analytic Hessian for this model; use fd_hessian")
     P = nm.n_free
     full = nm.full(theta_free)
+    if np.any(nm.split(full)[0][:, -1] <= 0):
+        return -np.inf, np.zeros(P), np.zeros((P, P))
+    value, grad, hess = 0.0, np.zeros(P), np.zeros((P, P))
+    for c in _chunks(len(y)):
+        v, g, H = _block_hessian(nm, X[c], y[c], full)
+        value, grad, hess = value + v, grad + g, hess + H
+    return value, grad, hess
+
+
+def _block_hessian(nm: NumericModel, X, y, full):
     atoms, shared = nm.split(full)
     nu = atoms[:, -1]
-    if np.any(nu <= 0):
-        return -np.inf, np.zeros(P), np.zeros((P, P))
     n = X.shape[0]
     S, G, R, gamma, value = _log_terms(nm, X, y, full)
     sig = sp.expit(S) if nm.gate.normaliser == "normalised-sigmoid" else None
