@@ -173,3 +173,14 @@ def test_failed_fit_keeps_its_reason():
     res = fit(nm, X, y, [np.full(nm.n_free, np.nan)], FitSettings(), truth=(nm_true, tt))
     assert res.status == "failed" and "outside the model's domain" in res.reason
     assert res.to_dict()["reason"] == res.reason
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_overfitted_gaussian_fit_converges_at_the_papers_largest_size(seed):
+    nm, nm_true, tt, X, y, rng = _problem(100_000, seed)
+    settings = FitSettings()
+    res = fit(nm, X, y, initial_points(nm, nm_true, tt, 100_000, rng, settings), settings,
+              scale=25.0, truth=(nm_true, tt))
+    assert res.status == "converged" and res.grad_norm <= settings.grad_tol
+    assert res.objective < res.truth_objective
