@@ -14,7 +14,8 @@ Minimises f over the box lo <= theta <= hi given f, its gradient g and its Hessi
   uses the projected gradient (active components set to 0), the first-order (KKT) condition
   of the bounded problem.
 - Near the optimum the decrease falls below the rounding of f; there (predicted decrease
-  below 1e-13 |f|) the full step is taken when it lowers the projected gradient norm.
+  below 1e-13 |f|) the full step is taken when it lowers the projected gradient norm and
+  does not raise f beyond that rounding level.
 
 Stopping is on the gradient test, an iteration cap or a stall (no step lowers f nor the
 gradient) -- never on time, so the result is a function of the inputs.
@@ -84,12 +85,12 @@ def newton_minimise(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.nd
             break
         it += 1
         pred = -float(g @ p)  # first-order decrease of the full step
-        if pred < 1e-13 * max(1.0, abs(f)):  # below rounding: the projected gradient decides
+        if pred < 1e-13 * abs(f):  # below rounding: the projected gradient decides
             xn = np.clip(x + p, lo, hi)
             fn, gn, Hn = fun(xn, True)
             evals += 1
             pgn, act_n = projected_gradient(xn, gn, lo, hi)
-            if np.isfinite(fn) and np.linalg.norm(pgn) < gnorm:
+            if fn <= f + 1e-13 * abs(f) and np.linalg.norm(pgn) < gnorm:
                 x, f, g, H, pg, active = xn, fn, gn, Hn, pgn, act_n
                 continue
             stop = "stalled"
