@@ -47,9 +47,9 @@ def _dot_pairs(fs, X, atom, shared, nm, weight) -> np.ndarray:
     return out
 
 
-def _log_terms(nm: NumericModel, X, y, full):
+def _log_terms(nm: NumericModel, X, y, full, value_only: bool = False):
     """Scores S, weights G, residuals R, responsibilities and the log-likelihood; the arrays
-    are k x n (rows: atoms)."""
+    are k x n (rows: atoms). ``value_only``: the log-likelihood alone."""
     atoms, shared = nm.split(full)
     nu = atoms[:, -1]
     S = np.array([nm._call(nm._score, X, a, shared) for a in atoms])
@@ -66,8 +66,11 @@ def _log_terms(nm: NumericModel, X, y, full):
     mx = L.max(axis=0)
     E = np.exp(L - mx)
     tot = E.sum(axis=0)
+    value = float(np.sum(mx + np.log(tot)))
+    if value_only:
+        return value
     E /= tot
-    return S, np.exp(logG), R, E, float(np.sum(mx + np.log(tot)))
+    return S, np.exp(logG), R, E, value
 
 
 #: observations per block: sums over blocks of this size keep the working arrays in cache
@@ -85,7 +88,7 @@ def loglik_value(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta_free: np.
     full = nm.full(theta_free)
     if np.any(nm.split(full)[0][:, -1] <= 0):
         return -np.inf
-    return float(sum(_log_terms(nm, X[c], y[c], full)[-1] for c in _chunks(len(y))))
+    return float(sum(_log_terms(nm, X[c], y[c], full, True) for c in _chunks(len(y))))
 
 
 def loglik_hessian(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta_free: np.ndarray

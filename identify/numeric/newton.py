@@ -6,9 +6,10 @@ Minimises f over the box lo <= theta <= hi given f, its gradient g and its Hessi
   absolute values (floored at 1e-10 of the largest), the "saddle-free" Newton step: the
   Newton step where H is positive definite, a descent direction that leaves saddles where it
   is not.
-- Step length: a line search on f alone, starting at 1 and doubling while f keeps decreasing
-  (along the over-fitted cells' flat, higher-order valleys f falls further than its
-  quadratic model; for f = t^4 the best step is 3 Newton steps), halving otherwise.
+- Step length: a line search on f alone, starting at 1 and halving until f decreases; when
+  the full step decreased f by more than the quadratic model predicts (along the
+  over-fitted cells' flat, higher-order valleys; for f = t^4 the best step is 3 Newton
+  steps), doubling while f keeps decreasing.
 - Bounds: a variable is *active* when it sits on a bound and the gradient pushes it outward;
   active variables are held, trial points are projected onto the box, and the gradient test
   uses the projected gradient (active components set to 0), the first-order (KKT) condition
@@ -103,7 +104,10 @@ def newton_minimise(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.nd
                 best_t, best_f = t, ft
                 break
             t /= 2
-        if best_t == 1.0:  # the full step decreased f: try longer ones
+        quad = -(float(g @ p) + 0.5 * float(p @ H @ p))  # the quadratic model's decrease
+        if best_t == 1.0 and f - best_f > 1.05 * quad:
+            # the full step decreased f by more than the model predicts (flatter than
+            # quadratic, as along an over-specified cell): try longer steps
             t = 2.0
             while t <= 64:
                 ft = fun(np.clip(x + t * p, lo, hi), False)
