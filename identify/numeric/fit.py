@@ -45,7 +45,7 @@ from identify.numeric.hessian import fd_hessian, has_analytic_hessian, loglik_he
 from identify.numeric.newton import newton_minimise, projected_gradient
 
 __all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "parse_init",
-           "truth_objective", "CERTIFICATE_KEYS"]
+           "check_init", "truth_objective", "CERTIFICATE_KEYS"]
 
 #: the keys of :meth:`FitResult.to_dict` that certify a fit (stable names, consumed by sweeps)
 CERTIFICATE_KEYS = ("status", "reason", "objective", "grad_norm", "grad_tol", "truth_objective",
@@ -93,6 +93,13 @@ def parse_init(init: str) -> tuple[str, int | None]:
                       f"got {init!r}", where="init")
 
 
+def check_init(init: str, k_true: int) -> None:
+    """Refuse ``split:J`` for a truth without an atom J (one clear error before any fit)."""
+    _, at = parse_init(init)
+    if at is not None and at >= k_true:
+        raise ConfigError(f"split:{at + 1}: the truth has atoms 1..{k_true}", where="init")
+
+
 @dataclass(frozen=True)
 class FitResult:
     theta: np.ndarray
@@ -129,8 +136,7 @@ def cell_owners(k: int, k_true: int, rng: np.random.Generator | None = None,
         return list(range(k - 1)) + [k_true - 1]
     extra = k - k_true
     if at is not None:
-        if not 0 <= at < k_true:
-            raise ConfigError(f"split:{at + 1}: the truth has atoms 1..{k_true}", where="init")
+        check_init(f"split:{at + 1}", k_true)
         extras = [at] * extra
     elif rng is not None:
         extras = [int(j) for j in rng.integers(0, k_true, size=extra)]

@@ -21,7 +21,7 @@ import numpy as np
 from identify.errors import ConfigError
 from identify.model.model import Model, build_model
 from identify.numeric.compile import NumericModel
-from identify.numeric.fit import FitSettings, fit, initial_points
+from identify.numeric.fit import FitSettings, check_init, fit, initial_points
 from identify.numeric.slopes import SlopeFit, fit_slope
 from identify.numeric.store import ResultStore
 from identify.numeric.sweep import Task, make_tasks, parse_sizes, run_sweep
@@ -131,6 +131,7 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
     if not isinstance(replicates, int) or replicates < 1:
         raise ConfigError(f"replicates must be an integer >= 1, got {replicates!r}", where="reps")
     NumericModel(model, max(ks))  # refuses unsupported gates early
+    check_init((settings or FitSettings()).init, tr.k)
     return SimulationSpec(_model_dict(model), tr.to_dict(), (settings or FitSettings()).to_dict(),
                           ks, tuple(sizes), replicates, _exponents(model, tr.k, ks))
 

@@ -163,6 +163,10 @@ def test_split_init_puts_the_over_specified_cell_at_the_chosen_atom():
     assert cell_owners(4, 2, at=0) == [0, 0, 0, 1] and cell_owners(3, 2, at=1) == [0, 1, 1]
     with pytest.raises(ConfigError, match="split:3"):
         initial_points(nm, nm_true, tt, 1000, rng, FitSettings(init="split:3"))
+    from identify.numeric.simulate import build_spec
+
+    with pytest.raises(ConfigError, match="split:3: the truth has atoms 1..2"):  # before any fit
+        build_spec(preset="softmax-gaussian-linear", settings=FitSettings(init="split:3"))
     for bad in ("split:0", "split:x", "nearest"):
         with pytest.raises(ConfigError, match="init must be"):
             FitSettings(init=bad)
