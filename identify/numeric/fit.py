@@ -40,7 +40,7 @@ from scipy.optimize import least_squares
 
 from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
-from identify.numeric.em import em_iteration, m_step  # noqa: F401  (m_step: benchmarks)
+from identify.numeric.em import em_iteration
 from identify.numeric.hessian import fd_hessian, has_analytic_hessian, loglik_hessian, loglik_value
 from identify.numeric.newton import newton_minimise, projected_gradient
 
