@@ -136,8 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local processes, at most the tasks and the cores (default: cores)")
     p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a Dask scheduler address "
                    "tcp://HOST:PORT")
-    p.add_argument("--init", default="near-truth", choices=["near-truth", "random", "mixed"],
-                   help="initialisation (default: the papers' near-truth protocol)")
+    p.add_argument("--init", default="near-truth",
+                   help="initialisation: near-truth (default: the papers' protocol, the extra "
+                        "atoms at random true atoms), split:J (the extra atoms at true atom J), "
+                        "random or mixed")
     p.add_argument("--restarts", type=_int_in(1, MAX_RESTARTS, "restarts"), default=2,
                    help=f"starts per fit, 1 to {MAX_RESTARTS} (default: 2)")
     p.add_argument("--plot", metavar="STEM", help="write the log-log plot to STEM.svg/.png")

@@ -21,7 +21,7 @@ import numpy as np
 from identify.errors import ConfigError
 from identify.model.model import Model, build_model
 from identify.numeric.compile import NumericModel
-from identify.numeric.fit import FitSettings, fit, initial_points
+from identify.numeric.fit import FitSettings, check_init, fit, initial_points
 from identify.numeric.slopes import SlopeFit, fit_slope
 from identify.numeric.store import ResultStore
 from identify.numeric.sweep import Task, check_limits, make_tasks, parse_sizes, run_sweep
@@ -132,6 +132,7 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
         raise ConfigError(f"replicates must be an integer >= 1, got {replicates!r}", where="reps")
     check_limits(list(fitted_ks), sizes, replicates)  # before any allocation per k or n
     NumericModel(model, max(ks))  # refuses unsupported gates early
+    check_init((settings or FitSettings()).init, tr.k)
     return SimulationSpec(_model_dict(model), tr.to_dict(), (settings or FitSettings()).to_dict(),
                           ks, tuple(sizes), replicates, _exponents(model, tr.k, ks))
 
@@ -153,7 +154,8 @@ def simulation_task(config: dict, task: Task) -> dict:
     X, y = sample_data(nm_true, truth, task.n, rng)
     nm = NumericModel(model, task.fitted_k)
     starts = initial_points(nm, nm_true, theta_true, task.n, rng, settings)
-    result = fit(nm, X, y, starts, settings, scale=float(np.max(np.abs(theta_true), initial=1.0)))
+    result = fit(nm, X, y, starts, settings, scale=float(np.max(np.abs(theta_true), initial=1.0)),
+                 truth=(nm_true, theta_true))
     row = {**task.fields(), **result.to_dict(), "losses": {}, "block_errors": {}}
     if result.status == "failed":
         return row

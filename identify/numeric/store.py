@@ -28,7 +28,7 @@ __all__ = ["StoreError", "ResultStore", "FORMAT", "VERSION", "STATUSES", "to_jso
 FORMAT = "identify-results"
 VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-STATUSES = frozenset({"converged", "budget", "failed"})
+STATUSES = frozenset({"converged", "local", "budget", "failed"})
 _HINT = "the file was left unchanged; pass the path of a new file or of a store written by identify"
 
 _SCHEMA = (

@@ -318,7 +318,7 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
     Parameters
     ----------
     task_fn:
-        ``task_fn(config, task) -> dict`` with ``"status"`` in converged/budget/failed. With
+        ``task_fn(config, task) -> dict`` with ``"status"`` in converged/local/budget/failed. With
         a pool it must be a module-level (picklable) function. If it raises, the task's row
         is ``{"status": "failed", "reason": "<ExcType>: <msg>", ...}``.
     config:
