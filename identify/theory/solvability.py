@@ -22,6 +22,7 @@ Exact reductions used for deciding (each one keeps the solution set's existence)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -63,6 +64,7 @@ class LevelSystem:
     free: tuple
     grading: dict
     squares: dict  # weight symbol -> the paper's unknown whose square it is
+    atoms: tuple  # one tuple of unknowns per atom, same roles, the delta that sorts them first
 
     def to_dict(self) -> dict:
         return {
@@ -96,22 +98,67 @@ def rbar_system(m: int, r: int) -> LevelSystem:
         deqs.append(sp.expand(sum(w[i] * per_atom[i] for i in range(m))))
     grading = {**{x: 1 for x in s1}, **{x: 2 for x in s2}}
     return LevelSystem("rbar", m, r, tuple(eqs), tuple(deqs), w, s1, s2, grading,
-                       dict(zip(w, s3, strict=True)))
+                       dict(zip(w, s3, strict=True)), tuple(zip(w, s1, s2, strict=True)))
 
 
-def rtilde_system(m: int, r: int) -> LevelSystem:  # pragma: no cover - replaced below
-    raise NotImplementedError
+def rtilde_system(m: int, r: int) -> LevelSystem:
+    """The r-tilde system (softmax-gated Gaussian MoE, linear experts; arXiv:2305.03288).
+
+    Unknowns per atom: ``t1 ~ d beta1``, ``t2 ~ d a``, ``t3 ~ d b``, ``t4 ~ d nu``, ``t5^2 ~``
+    weight. For every (l1, l2) with l1, l2 >= 0, 1 <= l1 + l2 <= r:
+    ``sum_i sum_{alpha in I(l1, l2)} t5_i^2 t1^a1 t2^a2 t3^a3 t4^a4 / (a1! a2! a3! a4!) = 0``,
+    ``I(l1, l2) = {alpha : a1 + a2 = l1, a2 + a3 + 2 a4 = l2}``; non-trivial: every t5_i != 0
+    and some of t1..t4 non-zero.
+
+    Provenance: the paper's exact statement could not be retrieved here (only its abstract and
+    introduction were found); this system is re-derived from the relations it rests on:
+    d/d beta1 = x, d/da = x d/db, d/dnu = d2/db2 (the 1/2 absorbed into t4 as in the r-bar
+    system), so that the coefficient of x^l1 d^l2/db^l2 f collects exactly I(l1, l2). With
+    t1 = t2 = 0 it is the r-bar system (l1 = 0), as theory.md section 6 uses. Grading making
+    every equation homogeneous: t1, t3: 1; t2, t4: 2 (the rates' exponents r/1 and r/2).
+    """
+    _check_mr(m, r)
+    t = [sp.symbols(f"t{k}_1:{m + 1}", real=True) for k in range(1, 6)]
+    w = sp.symbols(f"w_1:{m + 1}", positive=True)
+    eqs, deqs = [], []
+    for total in range(1, r + 1):
+        for l1 in range(total + 1):
+            l2 = total - l1
+            per_atom = []
+            for i in range(m):
+                acc = sp.Integer(0)
+                for a2 in range(min(l1, l2) + 1):
+                    a1 = l1 - a2
+                    for a4 in range((l2 - a2) // 2 + 1):
+                        a3 = l2 - a2 - 2 * a4
+                        acc += (t[0][i] ** a1 * t[1][i] ** a2 * t[2][i] ** a3 * t[3][i] ** a4
+                                / (sp.factorial(a1) * sp.factorial(a2) * sp.factorial(a3) * sp.factorial(a4)))
+                per_atom.append(acc)
+            eqs.append(sp.expand(sum(t[4][i] ** 2 * per_atom[i] for i in range(m))))
+            deqs.append(sp.expand(sum(w[i] * per_atom[i] for i in range(m))))
+    deltas = tuple(x for i in range(m) for x in (t[0][i], t[1][i], t[2][i], t[3][i]))
+    grading = {**{x: 1 for x in t[0] + t[2]}, **{x: 2 for x in t[1] + t[3]}}
+    return LevelSystem("rtilde", m, r, tuple(eqs), tuple(deqs), w, deltas, (), grading,
+                       dict(zip(w, t[4], strict=True)),
+                       tuple(zip(w, t[0], t[1], t[2], t[3], strict=True)))
 
 
-def decide_level(system: LevelSystem, *, timeout: float = 10.0) -> Decision:
-    """Has ``system`` a non-trivial real solution? (witness in the paper's unknowns)."""
+def decide_level(system: LevelSystem, *, timeout: float = 10.0, symmetry: bool | None = None) -> Decision:
+    """Has ``system`` a non-trivial real solution? (witness in the paper's unknowns).
+
+    ``symmetry``: sort the interchangeable atoms (an exact reduction, checked by ``decide``);
+    default: for r-bar only, where with the grading it leaves one case (largest s1 = 1); for
+    r-tilde it multiplies the cases and slowed cvc5 down (measured, docs/theory-solvability.md).
+    """
+    if symmetry is None:
+        symmetry = system.kind == "rbar"
     d = decide(system.decide_equations, system.weights, system.deltas, free=system.free,
-               grading=system.grading, timeout=timeout)
+               grading=system.grading, atoms=system.atoms if symmetry else None, timeout=timeout)
     if d.witness is None:
         return d
     witness = {system.squares.get(k, k): (sp.sqrt(v) if k in system.squares else v)
                for k, v in d.witness.items()}
-    return Decision(d.status, witness, d.certificate, d.solvers, d.seconds, d.answers)
+    return dataclasses.replace(d, witness=witness)
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,27 @@ def test_to_dict_is_plain():
     d = decide([w1 - 1, d1 - 3], [w1], [d1], timeout=10)
     out = d.to_dict()
     assert out["status"] == "solution" and out["witness"] == {"w1": "1", "d1": "3"}
+
+
+def test_atoms_must_be_interchangeable():
+    # w1 * d1 + 2 * w2 * d2 is not symmetric under swapping atom 1 and atom 2
+    with pytest.raises(IdentifyError, match="not interchangeable"):
+        decide([w1 * d1 + 2 * w2 * d2], [w1, w2], [d1, d2], atoms=[(w1, d1), (w2, d2)])
+
+
+def test_symmetric_graded_system_solution_is_sorted():
+    # w1 d1 + w2 d2 = 0: graded (d: 1), atoms interchangeable: one case, d2 = 1 the largest
+    d = decide([w1 * d1 + w2 * d2], [w1, w2], [d1, d2], grading={d1: 1, d2: 1},
+               atoms=[(w1, d1), (w2, d2)], timeout=10)
+    assert d.status == "solution"
+    assert d.witness[d2] == 1 and d.witness[d1] < 0
+    assert "1 case" in d.certificate
+
+
+def test_bad_arguments_are_errors():
+    with pytest.raises(IdentifyError, match="unknown solver"):
+        decide([w1 * d1], [w1], [d1], solvers=("mathematica",))
+    with pytest.raises(IdentifyError, match="timeout"):
+        decide([w1 * d1], [w1], [d1], timeout=0)
+    with pytest.raises(IdentifyError, match="at least one delta"):
+        decide([w1], [w1], [])
