@@ -114,12 +114,21 @@ def _check_grading(grading, polys, gens, deltas) -> list[int]:
     return grade
 
 
-def _check_atoms(atoms, polys, gens, deltas) -> list:
+def _check_atoms(atoms, polys, gens, weights, deltas) -> list:
     """Verify that the atoms are interchangeable; return the order coordinate of each atom."""
     atoms = [tuple(a) for a in atoms]
     if len({len(a) for a in atoms}) != 1 or set().union(*map(set, atoms)) - set(gens):
         raise IdentifyError("atoms must be tuples of the same length made of the system's unknowns",
                             where="atoms")
+    if len({x for a in atoms for x in a}) != sum(map(len, atoms)):
+        raise IdentifyError("an unknown appears in two atoms (or twice in one)", where="atoms")
+
+    def role(x):
+        return "weight" if x in weights else "delta" if x in deltas else "free"
+
+    if any(len({role(a[k]) for a in atoms}) != 1 for k in range(len(atoms[0]))):
+        raise IdentifyError("each position of the atoms' tuples must hold unknowns of one role "
+                            "(weights, deltas or free)", where="atoms")
     pos = next((k for k, x in enumerate(atoms[0]) if x in deltas), None)
     if pos is None or any(a[pos] not in deltas for a in atoms):
         raise IdentifyError("every atom needs a delta at the same position", where="atoms")
@@ -203,7 +212,7 @@ def decide(
     notes = []
     fixed: dict = {}
     grade = None if grading is None else _check_grading(grading, ints, gens, deltas)
-    order = None if atoms is None else _check_atoms(atoms, ints, gens, deltas)
+    order = None if atoms is None else _check_atoms(atoms, ints, gens, weights, deltas)
     if weights and all(_homogeneous_in(p, range(len(weights)), [1] * len(weights)) for p in ints):
         fixed[weights[0]] = sp.Integer(1)
         notes.append(f"homogeneous in the weights: {weights[0]} = 1")
@@ -239,8 +248,9 @@ def decide(
                     witness.setdefault(g, sp.Integer(0))
                 chk = check_witness(polys, witness, weights, deltas)
                 if chk.ok:
-                    others = [f"{s}: {a}" for s, a, _ in answers[:-1] if a not in ("unsat",)]
-                    cert = "; ".join([f"{tag}: sat; witness checked exactly ({chk.method})", *others, *notes])
+                    earlier = [f"before: {_summary(answers[:-1])}"] if answers[:-1] else []
+                    head = f"{tag}: sat; witness checked exactly ({chk.method})"
+                    cert = "; ".join([head, *earlier, *notes])
                     return _finish("solution", witness, cert, used, start, answers)
                 verdicts[c][name] = "sat (witness failed the exact check)"
                 answers[-1] = (tag, f"sat, witness rejected: {chk.reason}", result.seconds)
@@ -444,11 +454,14 @@ def _cvc5_value(v):
 
 
 def _root_in(poly: sp.Poly, lo, hi):
-    """The unique real root of ``poly`` in [lo, hi], as an exact CRootOf (error if not unique)."""
-    inside = [r for r in set(sp.Poly(poly).real_roots()) if lo <= r <= hi]
-    if len(set(inside)) != 1:
+    """The unique real root of ``poly`` in [lo, hi], exactly (error if not unique): Sturm counts."""
+    q = sp.Poly(poly).sqf_part()
+    if q.count_roots(lo, hi) != 1:
         raise ValueError("the interval does not isolate one root")
-    return inside[0]
+    for end in (lo, hi):
+        if q.eval(end) == 0:
+            return sp.Rational(end)
+    return sp.CRootOf(q, q.count_roots(None, lo))
 
 
 def _parse_sexpr(text: str):
@@ -587,7 +600,7 @@ def _algebraic_zero(q: sp.Poly, alg: dict) -> bool:
         return True
     bound = abs(s[0]) / (abs(s[0]) + max(abs(c) for c in s[1:]))
     eps = sp.Rational(1, 2**8)
-    for _ in range(12):
+    for _ in range(7):
         lo, hi = _eval_interval(q, {g: _interval(a, eps) for g, a in alg.items()})
         if -bound < lo and hi < bound:
             return True

@@ -179,18 +179,30 @@ class SmallestLevel:
 
 
 def smallest_level(kind: str, m: int, *, r_max: int | None = None, timeout: float = 10.0,
-                   start: int = 1) -> SmallestLevel:
+                   start: int | None = None) -> SmallestLevel:
     """Decide levels start, start + 1, ... until one has no non-trivial solution.
 
     A solution at level r is one at every lower level (the equations are nested), so the first
-    level without a solution is the index. ``start`` may be raised only when level ``start - 1``
-    is known to have a solution (e.g. by :func:`gauss_hermite_certificate`: start = 2m).
+    level without a solution is the index. By default (``start=None``) the search starts at
+    2m: level 2m - 1 has the Gauss-Hermite solution, checked exactly by
+    :func:`gauss_hermite_certificate` (for r-tilde embedded with t1 = t2 = 0); ``start=1``
+    decides every level by machine.
     """
     build = {"rbar": rbar_system, "rtilde": rtilde_system}.get(kind)
     if build is None:
         raise IdentifyError(f"unknown index {kind!r}", hint="use 'rbar' or 'rtilde'")
-    r_max = 2 * m + 2 if r_max is None else r_max
     steps = []
+    if start is None:
+        start = 1
+        if m >= 2:
+            cert = gauss_hermite_certificate(m)
+            if cert.holds:
+                embed = "" if kind == "rbar" else ", embedded with t1 = t2 = 0"
+                steps.append((2 * m - 1, "solution",
+                              f"the {m}-point Gauss-Hermite witness, checked exactly in Q[x]/(He_{m})"
+                              + embed))
+                start = 2 * m
+    r_max = max(start, 2 * m + 2) if r_max is None else r_max
     lower = start
     for r in range(start, r_max + 1):
         d = decide_level(build(m, r), timeout=timeout)

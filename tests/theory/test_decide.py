@@ -117,3 +117,17 @@ def test_bad_arguments_are_errors():
         decide([w1 * d1], [w1], [d1], timeout=0)
     with pytest.raises(IdentifyError, match="at least one delta"):
         decide([w1], [w1], [])
+
+
+def test_cvc5_algebraic_witness_checked_exactly():
+    # cvc5 alone: d = sqrt(2) comes back as a real algebraic number (polynomial + interval)
+    d = decide([d1**2 - 2, w1 * u**3 - 3], [w1], [d1], free=[u], solvers=("cvc5",), timeout=20)
+    assert d.status == "solution" and d.solvers == ("cvc5",)
+    assert sp.simplify(d.witness[d1] ** 2 - 2) == 0 and d.witness[w1] * d.witness[u] ** 3 == 3
+    assert "checked exactly" in d.certificate
+
+
+def test_atoms_must_keep_roles():
+    # swapping (w1, d1) with (d2, w2) would exchange a weight and a delta
+    with pytest.raises(IdentifyError, match="one role"):
+        decide([w1 * d1 + w2 * d2], [w1, w2], [d1, d2], atoms=[(w1, d1), (d2, w2)])

@@ -66,9 +66,19 @@ def test_rbar_3_solution_at_level_5():
 
 
 def test_smallest_rbar_2_is_4():
-    res = smallest_level("rbar", 2, timeout=20)
+    res = smallest_level("rbar", 2, timeout=20, start=1)
     assert (res.value, res.lower, res.upper) == (4, 4, 4)
     assert [st for _, st, _ in res.steps] == ["solution"] * 3 + ["no solution"]
+    # by default the search starts at 2m, after the exactly checked Gauss-Hermite witness
+    res = smallest_level("rbar", 2, timeout=20)
+    assert res.value == 4 and [r for r, _, _ in res.steps] == [3, 4]
+    assert "Gauss-Hermite" in res.steps[0][2]
+
+
+def test_smallest_level_reports_bounds_on_timeout():
+    res = smallest_level("rbar", 4, timeout=0.5, r_max=8)
+    assert res.value is None and res.lower == 8 and res.upper is None
+    assert res.steps[-1][1] == "unknown"
 
 
 def test_rtilde_2_is_4():
