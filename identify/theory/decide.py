@@ -394,40 +394,63 @@ print(json.dumps({"answer": ans, "model": model}))
 """
 
 
-def _run(name: str, problem: _Problem, timeout: float) -> _Result:
-    import json
+_Z3_CHILD = r"""
+import sys
+import z3
+z3.set_param("timeout", int(sys.argv[1]))
+s = z3.SolverFor("QF_NRA")
+s.from_string(sys.stdin.read())
+r = s.check()
+print(r)
+if r == z3.sat:
+    print(s.model().sexpr())
+"""
+
+
+def _command(name: str, timeout: float) -> list[str]:
     import os
     import shutil
-    import subprocess
     import sys
 
+    ms = str(max(1, int(timeout * 1000)))
+    if name == "cvc5":
+        return [sys.executable, "-c", _CVC5_CHILD, ms]
+    exe = shutil.which("z3", path=os.path.dirname(sys.executable)) or shutil.which("z3")
+    if exe is None:  # the z3-solver wheel installs the executable; else its Python API
+        return [sys.executable, "-c", _Z3_CHILD, ms]
+    return [exe, "-in", "-smt2", f"-t:{ms}", f"-T:{max(1, int(timeout) + 1)}"]
+
+
+def _run(name: str, problem: _Problem, timeout: float) -> _Result:
+    """One solver call in a child process, killed when ``timeout`` (wall-clock) is spent."""
+    import json
+    import subprocess
+
     text, names = problem.smtlib()
-    ms = max(1, int(timeout * 1000))
-    if name == "z3":
-        exe = shutil.which("z3", path=os.path.dirname(sys.executable)) or shutil.which("z3")
-        if exe is None:
-            return _Result("error: z3 executable not found", None, 0.0)
-        cmd = [exe, "-in", "-smt2", f"-t:{ms}", f"-T:{max(1, int(timeout) + 1)}"]
+    cmd = _command(name, timeout)
+    if name == "z3" and "-in" in cmd:
         text += "(check-sat)\n(get-model)\n"
-    else:
-        cmd = [sys.executable, "-c", _CVC5_CHILD, str(ms)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
         out, err = proc.communicate(text, timeout=timeout + 0.5)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
         return _Result("timeout", None, time.perf_counter() - t0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     secs = time.perf_counter() - t0
     if name == "z3":
-        head = out.strip().split("\n", 1)[0].strip() if out.strip() else ""
+        head, _, rest = out.strip().partition("\n")
+        head = head.strip()
         if head not in ("sat", "unsat", "unknown"):
             return _Result("timeout" if "timeout" in out + err else f"error: {(out + err).strip()[:200]}",
                            None, secs)
-        model = _parse_z3_model(out.split("\n", 1)[1], names) if head == "sat" else None
-        return _Result(head, model, secs)
+        if head == "unknown" and secs >= timeout * 0.9:
+            head = "timeout"
+        return _Result(head, _parse_z3_model(rest, names) if head == "sat" else None, secs)
     try:
         data = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -507,13 +530,16 @@ def _z3_value(e):
 
 
 def _parse_z3_model(text: str, names: dict) -> dict | None:
+    def defines(e):
+        if isinstance(e, list):
+            if e and e[0] == "define-fun":
+                yield e
+            else:
+                for item in e:
+                    yield from defines(item)
+
     try:
-        body = _parse_sexpr(text)
-        model = {}
-        for item in body:
-            if isinstance(item, list) and item and item[0] == "define-fun" and item[1] in names:
-                model[names[item[1]]] = _z3_value(item[4])
-        return model
+        return {names[d[1]]: _z3_value(d[4]) for d in defines(_parse_sexpr(f"({text})")) if d[1] in names}
     except (ValueError, IndexError, TypeError, sp.SympifyError):
         return None
 

@@ -325,18 +325,21 @@ class IndexValue:
                 "provenance": self.provenance}
 
 
-# levels at which both directions were decided by machine (tests/theory/test_solvability.py)
-_MACHINE_DECIDED = {"rbar": {2: 4}}
+# m -> index, where level 2m was decided "no solution" by z3 and cvc5 (pinned by
+# tests/theory/test_solvability.py: test_rbar_2_no_solution_at_level_4_both_solvers, test_rtilde_2_is_4)
+_MACHINE_DECIDED = {"rbar": {2: 4}, "rtilde": {2: 4}}
 
 
-def rbar(m: int, *, kind: str = "rbar") -> IndexValue:
+def rbar(m: int, *, kind: str = "rbar", decide_upper: float | None = None) -> IndexValue:
     """r-bar(m) = 2m (m >= 2), with its provenance (theory.md section 6, issue 9 section 5).
 
     The lower bound (a non-trivial solution at level 2m - 1) is checked here, exactly, by
     :func:`gauss_hermite_certificate`. The upper bound (none at level 2m) is the [D] argument of
     theory.md citing Kalai-Moitra-Valiant 2010, Prop. 7; it is machine-checked only where
-    ``_MACHINE_DECIDED`` says so. For r-tilde the value is the same by theory.md's reduction
-    (r-tilde = r-bar for r >= 4) [D], and the provenance says so.
+    ``_MACHINE_DECIDED`` says so, or when ``decide_upper`` (seconds per solver) is given and
+    :func:`decide_level` then proves level 2m has no solution (its certificate is quoted). For
+    r-tilde the value is the same by theory.md's reduction (r-tilde = r-bar for r >= 4) [D],
+    and the provenance says so.
     """
     if not isinstance(m, int) or m < 1:
         raise IdentifyError(f"m must be an integer >= 1, got {m!r}")
@@ -354,7 +357,12 @@ def rbar(m: int, *, kind: str = "rbar") -> IndexValue:
              f"P_{2 * m} = {cert.levels[-1]}")
     upper = ("upper bound by the [D] argument (theory.md section 6) citing Kalai-Moitra-Valiant 2010 "
              "Prop. 7 (at most 2(n-1) zeros of a combination of n Gaussian densities)")
-    mc = "machine-checked for m = " + ", ".join(map(str, checked)) if checked else "not machine-checked"
+    mc = ("upper bound machine-checked for m = " + ", ".join(map(str, checked)) if checked
+          else "upper bound not machine-checked")
+    if decide_upper is not None and not machine:
+        d = decide_level((rbar_system if kind == "rbar" else rtilde_system)(m, 2 * m), timeout=decide_upper)
+        machine = d.status == "no solution"
+        mc += f"; level {2 * m} by machine now: {d.status} ({d.certificate})"
     prov = f"{lower}; {upper}; {mc}"
     if kind == "rtilde":
         prov += "; r-tilde = r-bar by theory.md's reduction (t1 = t2 = 0 and X = lam T) [D]"

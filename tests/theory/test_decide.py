@@ -62,16 +62,44 @@ def test_algebraic_zero_test_sees_a_tiny_nonzero_value():
     assert not check_witness(polys, {w1: 1, d1: r2, d2: r3, u: close}, [w1], [d1, d2]).ok
 
 
-def test_timeout_returns_unknown_promptly():
+def test_timeout_returns_unknown_promptly_and_leaves_no_process(monkeypatch):
     # a hard instance (the r-bar system, m = 4, level 8) under a 1 s budget per solver
+    import subprocess
+
     from identify.theory.solvability import rbar_system
 
+    started = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
     s = rbar_system(4, 8)
     t0 = time.perf_counter()
     d = decide(s.decide_equations, s.weights, s.deltas, free=s.free, timeout=1.0)
     assert d.status == "unknown"
-    assert time.perf_counter() - t0 < 6
-    assert "timeout" in d.certificate
+    assert time.perf_counter() - t0 < 8
+    assert "z3: timeout" in d.certificate and "cvc5: timeout" in d.certificate
+    assert len(started) == 2 and all(p.poll() is not None for p in started)
+
+
+def test_z3_python_api_fallback(monkeypatch):
+    # without the z3 executable, z3's Python API runs in the child process instead
+    import sys
+
+    from identify.theory import decide as mod
+
+    original = mod._command
+
+    def without_executable(name, timeout):
+        return [sys.executable, "-c", mod._Z3_CHILD, "10000"] if name == "z3" else original(name, timeout)
+
+    monkeypatch.setattr(mod, "_command", without_executable)
+    d = decide([d1**2 - 2, w1 - 3], [w1], [d1], solvers=("z3",), timeout=10)
+    assert d.status == "solution" and d.witness[w1] == 3
 
 
 def test_grading_must_make_the_system_homogeneous():

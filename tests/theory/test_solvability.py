@@ -142,6 +142,8 @@ def test_rbar_value_and_provenance():
     assert v.value == 8
     assert "Kalai-Moitra-Valiant" in v.provenance and "checked exactly" in v.provenance
     assert rbar(2).machine_checked and not rbar(4).machine_checked
+    late = rbar(4, decide_upper=0.5)  # a budget far too small: stays unchecked, says why
+    assert not late.machine_checked and "level 8 by machine now: unknown" in late.provenance
     assert rbar(3, kind="rtilde").value == 6 and "r-tilde" in rbar(3, kind="rtilde").provenance
     with pytest.raises(IdentifyError):
         rbar(0)
