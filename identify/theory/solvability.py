@@ -269,7 +269,7 @@ def gauss_hermite_certificate(m: int) -> GaussHermiteCertificate:
     real_roots = sp.Poly(he_m, x).count_roots() if sp.gcd(he_m, he_m.diff(x)).degree() == 0 else 0
     inv = sp.invert(he_m1**2, he_m)  # raises if not coprime
     weight = (sp.Rational(math.factorial(m), m * m) * inv).rem(he_m)
-    traces = _power_sums(he_m, 2 * m * 1 + m)
+    traces = _power_sums(he_m, m)  # g mod He_m has degree < m
 
     def trace(g: sp.Poly) -> sp.Rational:
         g = g.rem(he_m)

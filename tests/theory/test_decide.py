@@ -159,3 +159,21 @@ def test_atoms_must_keep_roles():
     # swapping (w1, d1) with (d2, w2) would exchange a weight and a delta
     with pytest.raises(IdentifyError, match="one role"):
         decide([w1 * d1 + w2 * d2], [w1, w2], [d1, d2], atoms=[(w1, d1), (d2, w2)])
+
+
+def test_decide_rejects_a_solver_model_that_fails_the_exact_check(monkeypatch):
+    # a solver claiming sat with a wrong (rounded) model: not a solution, and with the other
+    # solver's unsat the answer is "unknown", both answers quoted
+    from identify.theory import decide as mod
+
+    original = mod._run
+
+    def lying_z3(name, problem, timeout):
+        if name == "z3":
+            return mod._Result("sat", {d1: sp.Rational(14142, 10000)}, 0.01)
+        return original(name, problem, timeout)
+
+    monkeypatch.setattr(mod, "_run", lying_z3)
+    d = decide([d1**2 - 2, w1 * d1**2 + 1], [w1], [d1], timeout=10)
+    assert d.status == "unknown" and d.witness is None
+    assert "witness rejected" in d.certificate and "cvc5: unsat" in d.certificate
