@@ -24,7 +24,6 @@ def _holds(system, witness):
 
 def test_rbar_system_as_stated():
     s = rbar_system(2, 2)
-    s1, s2, s3 = sp.symbols("s1_1 s2_1 s3_1", real=True)
     # l = 2: s3^2 (s1^2 / 2 + s2) per atom
     assert sp.expand(s.equations[1] - sum(
         sp.Symbol(f"s3_{i}", real=True) ** 2 * (sp.Symbol(f"s1_{i}", real=True) ** 2 / 2
