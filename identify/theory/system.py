@@ -39,11 +39,10 @@ def _wdeg(alpha: tuple, weights: tuple) -> int:
 @dataclass(frozen=True)
 class InitialForm:
     """One equation's per-atom polynomial: ``terms`` maps alpha -> Rational (weighted degree
-    ``degree``); ``function`` names the leading function whose coefficient it is."""
+    ``degree``); it is the initial form of a combination of the monomials' coefficients."""
 
     degree: int
     terms: tuple[tuple[tuple[int, ...], sympy.Rational], ...]
-    function: str
 
 
 def initial_forms(expansion: Expansion, grading: Grading, level: int) -> tuple[InitialForm, ...]:
@@ -67,8 +66,6 @@ def initial_forms(expansion: Expansion, grading: Grading, level: int) -> tuple[I
         return ()
     M = flint.fmpq_mat(len(rows), len(alphas), [v for r in rows for v in r])
     R, rank = M.rref()
-    # which function leads each echelon row: the monomial with the largest |coefficient| at
-    # the pivot column, for printing only
     out = []
     for i in range(rank):
         entries = [R[i, j] for j in range(len(alphas))]
@@ -78,8 +75,7 @@ def initial_forms(expansion: Expansion, grading: Grading, level: int) -> tuple[I
         d = _wdeg(alphas[pivot], weights)
         terms = tuple((alphas[j], sympy.Rational(int(v.p), int(v.q)))
                       for j, v in enumerate(entries) if v != 0 and _wdeg(alphas[j], weights) == d)
-        lead = max(range(len(rows)), key=lambda j: abs(float(rows[j][pivot] or 0)))
-        out.append(InitialForm(d, terms, expansion.monomials[lead].label))
+        out.append(InitialForm(d, terms))
     return tuple(out)
 
 
@@ -123,7 +119,7 @@ class CellSystem:
         return {"cell_size": self.cell_size, "level": self.level,
                 "grading": dict(self.grading),
                 "atom": {s.name: str(v) for s, v in self.expansion.atom.items()},
-                "equations": [{"degree": f.degree, "function": f.function,
+                "equations": [{"degree": f.degree,
                                "per_atom": sympy.sstr(self.per_atom(f)),
                                "cell": sympy.sstr(e) + " = 0"}
                               for f, e in zip(self.forms, self.equations, strict=True)],
