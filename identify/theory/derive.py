@@ -142,8 +142,16 @@ def _exact_cell(expansion: Expansion) -> CellDerivation:
 
 
 def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeout: float,
-            budget: float) -> tuple[dict, list[Step], list[str], dict]:
-    """best[block] = (exponent, grading, level); steps; notes; per-grading outcome."""
+            budget: float, known: dict | None = None, first: tuple = ()
+            ) -> tuple[dict, list[Step], list[str], dict, dict]:
+    """best[block] = (exponent, grading, level); steps; notes; per-grading outcome; lows.
+
+    ``known[g]`` = a level below which the (m-1)-atom cell had solutions under g: a solution
+    for m - 1 atoms is one for m atoms (the extra atom with delta = 0), so those levels are
+    not decided again. ``first`` lists gradings to try first (the best ones for m - 1).
+    """
+    known = known or {}
+    lows: dict[Grading, int] = {}
     blocks = _blocks(expansion)
     best: dict[str, tuple[Fraction, Grading, int]] = {}
     steps: list[Step] = []
@@ -151,7 +159,8 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
     outcome: dict[Grading, str] = {}
     cache: dict[str, tuple[str, str]] = {}
     start = time.perf_counter()
-    for gr in gradings(blocks, max_weight):
+    order = list(dict.fromkeys([*first, *gradings(blocks, max_weight)]))
+    for gr in order:
         if time.perf_counter() - start > budget:
             notes.append(f"search stopped by the time budget ({budget:g} s) before the grading "
                          f"{grading_text(gr)}")
@@ -161,7 +170,10 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
         def useful(r: int, wt=wt) -> bool:
             return any(b not in best or Fraction(r, wt[b]) < best[b][0] for b in blocks)
 
-        r = max(wt.values())
+        r = max(max(wt.values()), known.get(gr, 0))
+        if r > max(wt.values()):
+            steps.append(Step(gr, r - 1, "solution", f"embedded: the {m - 1}-atom cell has a "
+                              f"solution at level {r - 1} (the extra atom with delta = 0)", 0.0, 0))
         outcome[gr] = f"solutions at every level up to {max_level}"
         while r <= max_level and useful(r):
             system = cell_system(expansion, m, r, gr)
@@ -185,10 +197,12 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
                 outcome[gr] = f"undecided at level {r} (solutions up to {r - 1})"
                 break
             r += 1
+            lows[gr] = r
         else:
             if r <= max_level:
                 outcome[gr] = f"not needed beyond level {r - 1}"
-    return best, steps, notes, outcome
+        lows.setdefault(gr, r)
+    return best, steps, notes, outcome, lows
 
 
 def _recheck(expansion2: Expansion, m: int, gr: Grading, r: int, timeout: float) -> str:
@@ -196,9 +210,11 @@ def _recheck(expansion2: Expansion, m: int, gr: Grading, r: int, timeout: float)
 
 
 def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_level: int,
-               max_weight: int, timeout: float, budget: float) -> CellDerivation:
+               max_weight: int, timeout: float, budget: float, known: dict | None = None,
+               first: tuple = ()) -> tuple[CellDerivation, dict]:
     blocks = _blocks(expansion)
-    best, steps, notes, outcome = _search(expansion, m, max_level, max_weight, timeout, budget)
+    best, steps, notes, outcome, lows = _search(expansion, m, max_level, max_weight, timeout,
+                                                budget, known, first)
     exps = []
     checked: dict[tuple, bool] = {}
     for b in blocks:
@@ -237,7 +253,7 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
     else:
         status = "partial"
     note = "; ".join(notes)
-    return CellDerivation(m, tuple(exps), tuple(steps), status, note)
+    return CellDerivation(m, tuple(exps), tuple(steps), status, note), lows
 
 
 def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight: int = 2,
@@ -267,9 +283,16 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
         notes.append("normaliser terms included: the atom function is k(x) (component - Phi) with "
                      "Phi = f_G* (p_G*) a generic function (arXiv:2305.03288, 2402.02952 proofs)")
     out = []
-    for m in cells:
+    known: dict = {}
+    first: tuple = ()
+    previous = 1
+    for m in sorted(cells):
         if m == 1:
             out.append(_exact_cell(exp))
-        else:
-            out.append(_over_cell(exp, exp2, m, need, max_weight, timeout, budget))
+            continue
+        cd, lows = _over_cell(exp, exp2, m, need, max_weight, timeout, budget,
+                              known if previous == m - 1 else None, first)
+        out.append(cd)
+        known, previous = lows, m
+        first = tuple(dict.fromkeys(e.grading for e in cd.exponents if e.grading is not None))
     return Derivation(model, exp, tuple(out), tuple(notes), time.perf_counter() - start)
