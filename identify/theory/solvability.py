@@ -1,0 +1,302 @@
+"""The solvability indices r-bar(m) and r-tilde(m) (theory.md section 6), stated and decided.
+
+- :func:`rbar_system`: the location-variance system of arXiv:2402.03226 eq. (8) /
+  arXiv:2505.10860 App. B, exactly as theory.md section 6 states it: unknowns ``s1_i, s2_i,
+  s3_i`` (i = 1..m) and, for l = 1..r,
+  ``sum_i sum_{n1 + 2 n2 = l} s3_i^2 s1_i^n1 s2_i^n2 / (n1! n2!) = 0``;
+  non-trivial means every ``s3_i != 0`` and some ``s1_i != 0``.
+- :func:`rtilde_system`: the analogous system of arXiv:2305.03288 for softmax-gated Gaussian
+  mixtures of linear experts (see its docstring for what was used).
+- :func:`decide_level`, :func:`smallest_level`: decide one level with :func:`~identify.theory.
+  decide.decide`, find the smallest level without a non-trivial solution, within budgets.
+- :func:`gauss_hermite_certificate`: the exact lower bound r-bar(m) >= 2m (issue 9 section 5).
+- :func:`rbar`: r-bar(m) = 2m with its provenance.
+
+Exact reductions used for deciding (each one keeps the solution set's existence):
+
+- ``s3_i`` enters only through ``s3_i^2``; ``w_i = s3_i^2`` is then a weight ``> 0`` (a real
+  ``s3_i != 0`` exists iff ``w_i > 0``). A witness gives ``s3_i = sqrt(w_i)``.
+- Every equation l is weighted-homogeneous of degree l for the grading s1: 1, s2: 2 (and linear
+  in the weights), so ``some s1_i != 0`` is normalised to ``s1_j = 1`` by ``decide``'s grading.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from identify.errors import IdentifyError
+from identify.theory.decide import Decision, decide
+
+__all__ = [
+    "LevelSystem",
+    "rbar_system",
+    "rtilde_system",
+    "decide_level",
+    "smallest_level",
+    "SmallestLevel",
+    "GaussHermiteCertificate",
+    "gauss_hermite_certificate",
+    "IndexValue",
+    "rbar",
+]
+
+
+@dataclass(frozen=True)
+class LevelSystem:
+    """A solvability system at level r, ready for :func:`decide`.
+
+    ``equations`` are stated in the paper's unknowns; ``decide_equations`` are the same equations
+    with every squared weight unknown replaced by a weight (``s3_i^2 -> w_i``).
+    """
+
+    kind: str
+    m: int
+    r: int
+    equations: tuple
+    decide_equations: tuple
+    weights: tuple
+    deltas: tuple
+    free: tuple
+    grading: dict
+    squares: dict  # weight symbol -> the paper's unknown whose square it is
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "m": self.m, "r": self.r,
+            "equations": [str(e) for e in self.equations],
+            "weights": [str(w) for w in self.weights], "deltas": [str(d) for d in self.deltas],
+            "free": [str(f) for f in self.free],
+        }
+
+
+def _check_mr(m: int, r: int) -> None:
+    if not (isinstance(m, int) and m >= 1 and isinstance(r, int) and r >= 1):
+        raise IdentifyError(f"need integers m >= 1 and r >= 1, got m = {m!r}, r = {r!r}")
+
+
+def rbar_system(m: int, r: int) -> LevelSystem:
+    """The r-bar system of theory.md section 6 for a cell of ``m`` atoms, levels l = 1..r."""
+    _check_mr(m, r)
+    s1 = sp.symbols(f"s1_1:{m + 1}", real=True)
+    s2 = sp.symbols(f"s2_1:{m + 1}", real=True)
+    s3 = sp.symbols(f"s3_1:{m + 1}", real=True)
+    w = sp.symbols(f"w_1:{m + 1}", positive=True)
+    eqs, deqs = [], []
+    for level in range(1, r + 1):
+        terms = [
+            s1[i] ** (level - 2 * n2) * s2[i] ** n2 / (sp.factorial(level - 2 * n2) * sp.factorial(n2))
+            for i in range(m) for n2 in range(level // 2 + 1)
+        ]
+        per_atom = [sp.Add(*terms[i * (level // 2 + 1):(i + 1) * (level // 2 + 1)]) for i in range(m)]
+        eqs.append(sp.expand(sum(s3[i] ** 2 * per_atom[i] for i in range(m))))
+        deqs.append(sp.expand(sum(w[i] * per_atom[i] for i in range(m))))
+    grading = {**{x: 1 for x in s1}, **{x: 2 for x in s2}}
+    return LevelSystem("rbar", m, r, tuple(eqs), tuple(deqs), w, s1, s2, grading,
+                       dict(zip(w, s3, strict=True)))
+
+
+def rtilde_system(m: int, r: int) -> LevelSystem:  # pragma: no cover - replaced below
+    raise NotImplementedError
+
+
+def decide_level(system: LevelSystem, *, timeout: float = 10.0) -> Decision:
+    """Has ``system`` a non-trivial real solution? (witness in the paper's unknowns)."""
+    d = decide(system.decide_equations, system.weights, system.deltas, free=system.free,
+               grading=system.grading, timeout=timeout)
+    if d.witness is None:
+        return d
+    witness = {system.squares.get(k, k): (sp.sqrt(v) if k in system.squares else v)
+               for k, v in d.witness.items()}
+    return Decision(d.status, witness, d.certificate, d.solvers, d.seconds, d.answers)
+
+
+@dataclass(frozen=True)
+class SmallestLevel:
+    """The smallest level without a non-trivial solution, or the bounds proved so far."""
+
+    kind: str
+    m: int
+    value: int | None
+    lower: int  # proved: the index is >= lower
+    upper: int | None  # proved: the index is <= upper (None: not proved)
+    steps: tuple  # (r, status, certificate)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "m": self.m, "value": self.value, "lower": self.lower,
+                "upper": self.upper,
+                "steps": [{"r": r, "status": s, "certificate": c} for r, s, c in self.steps]}
+
+
+def smallest_level(kind: str, m: int, *, r_max: int | None = None, timeout: float = 10.0,
+                   start: int = 1) -> SmallestLevel:
+    """Decide levels start, start + 1, ... until one has no non-trivial solution.
+
+    A solution at level r is one at every lower level (the equations are nested), so the first
+    level without a solution is the index. ``start`` may be raised only when level ``start - 1``
+    is known to have a solution (e.g. by :func:`gauss_hermite_certificate`: start = 2m).
+    """
+    build = {"rbar": rbar_system, "rtilde": rtilde_system}.get(kind)
+    if build is None:
+        raise IdentifyError(f"unknown index {kind!r}", hint="use 'rbar' or 'rtilde'")
+    r_max = 2 * m + 2 if r_max is None else r_max
+    steps = []
+    lower = start
+    for r in range(start, r_max + 1):
+        d = decide_level(build(m, r), timeout=timeout)
+        steps.append((r, d.status, d.certificate))
+        if d.status == "solution":
+            lower = r + 1
+        elif d.status == "no solution":
+            return SmallestLevel(kind, m, r, r, r, tuple(steps))
+        else:
+            return SmallestLevel(kind, m, None, lower, None, tuple(steps))
+    return SmallestLevel(kind, m, None, lower, None, tuple(steps))
+
+
+# ----------------------------------------------------------------------------- Gauss-Hermite
+
+
+@dataclass(frozen=True)
+class GaussHermiteCertificate:
+    """Exact check of the Gauss-Hermite witness at levels 1..2m (issue 9 section 5).
+
+    ``levels[l - 1]`` is P_l at s1 = nodes, s3^2 = weights, s2 = -1/2, computed exactly in
+    Q[x]/(He_m) as a trace (a sum over the m real roots); ``holds`` says P_1..P_{2m-1} = 0,
+    P_2m = -m!/(2m)!, sum of weights = 1, He_m has m distinct real roots.
+    """
+
+    m: int
+    levels: tuple
+    weight_sum: Fraction
+    real_roots: int
+    holds: bool
+
+    def to_dict(self) -> dict:
+        return {"m": self.m, "levels": [str(v) for v in self.levels], "weight_sum": str(self.weight_sum),
+                "real_roots": self.real_roots, "holds": self.holds}
+
+
+def _hermite_he(m: int) -> list[Fraction]:
+    """Coefficients (constant first) of the probabilists' Hermite polynomial He_m."""
+    prev, cur = [Fraction(1)], [Fraction(0), Fraction(1)]
+    if m == 0:
+        return prev
+    for k in range(1, m):
+        nxt = [Fraction(0)] + cur
+        for i, c in enumerate(prev):
+            nxt[i] -= k * c
+        prev, cur = cur, nxt
+    return cur
+
+
+def gauss_hermite_certificate(m: int) -> GaussHermiteCertificate:
+    """Exactly verify the m-point Gauss-Hermite witness of the r-bar system (no floats).
+
+    Nodes x_i: the roots of He_m; weights w_i = m! / (m^2 He_{m-1}(x_i)^2) (sum 1); s2_i = -1/2.
+    With these, P_l = sum_i w_i sum_{n1 + 2 n2 = l} x_i^n1 (-1/2)^n2 / (n1! n2!). The sum over
+    the roots of He_m of g(x_i), g in Q[x]/(He_m), is the trace of multiplication by g, computed
+    from the power sums of the roots (Newton's identities); 1 / He_{m-1}^2 is inverted modulo
+    He_m (they are coprime: He_m is squarefree and its roots interlace He_{m-1}'s).
+    """
+    if not isinstance(m, int) or m < 1:
+        raise IdentifyError(f"m must be an integer >= 1, got {m!r}")
+    x = sp.Symbol("x")
+    he_m = sp.Poly(list(reversed(_hermite_he(m))), x, domain=sp.QQ)
+    he_m1 = sp.Poly(list(reversed(_hermite_he(m - 1))), x, domain=sp.QQ)
+    real_roots = sp.Poly(he_m, x).count_roots() if sp.gcd(he_m, he_m.diff(x)).degree() == 0 else 0
+    inv = sp.invert(he_m1**2, he_m)  # raises if not coprime
+    weight = (sp.Rational(math.factorial(m), m * m) * inv).rem(he_m)
+    traces = _power_sums(he_m, 2 * m * 1 + m)
+
+    def trace(g: sp.Poly) -> sp.Rational:
+        g = g.rem(he_m)
+        return sum((c * traces[k] for (k,), c in g.terms()), sp.Integer(0))
+
+    levels = []
+    for level in range(1, 2 * m + 1):
+        f = sum((x ** (level - 2 * n2) * sp.Rational(-1, 2) ** n2
+                 / (sp.factorial(level - 2 * n2) * sp.factorial(n2)) for n2 in range(level // 2 + 1)),
+                sp.Integer(0))
+        levels.append(sp.Rational(trace(weight * sp.Poly(f, x, domain=sp.QQ))))
+    wsum = trace(weight)
+    expected_last = sp.Rational(-math.factorial(m), math.factorial(2 * m))
+    holds = (all(v == 0 for v in levels[:-1]) and levels[-1] == expected_last and wsum == 1
+             and real_roots == m)
+    return GaussHermiteCertificate(m, tuple(Fraction(int(v.p), int(v.q)) for v in levels),
+                                   Fraction(int(wsum.p), int(wsum.q)), int(real_roots), bool(holds))
+
+
+def _power_sums(poly: sp.Poly, n: int) -> list:
+    """p_k = sum of the k-th powers of the roots of the monic ``poly``, k = 0..n (Newton)."""
+    coeffs = [c / poly.LC() for c in poly.all_coeffs()]  # 1, e1', e2', ... with signs: x^d + a1 x^(d-1)
+    d = poly.degree()
+    a = coeffs[1:] + [0] * (n + 1)
+    p = [sp.Integer(d)]
+    for k in range(1, n + 1):
+        s = -k * a[k - 1] if k <= d else sp.Integer(0)
+        for i in range(1, k):
+            if i <= d:
+                s -= a[i - 1] * p[k - i]
+        p.append(sp.Rational(s))
+    return p
+
+
+# ----------------------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True)
+class IndexValue:
+    """r-bar(m) (or r-tilde(m)) with where each half of the claim comes from."""
+
+    kind: str
+    m: int
+    value: int
+    lower_bound: str
+    upper_bound: str
+    machine_checked: bool
+    provenance: str
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "m": self.m, "value": self.value, "lower_bound": self.lower_bound,
+                "upper_bound": self.upper_bound, "machine_checked": self.machine_checked,
+                "provenance": self.provenance}
+
+
+# levels at which both directions were decided by machine (tests/theory/test_solvability.py)
+_MACHINE_DECIDED = {"rbar": {2: 4}}
+
+
+def rbar(m: int, *, kind: str = "rbar") -> IndexValue:
+    """r-bar(m) = 2m (m >= 2), with its provenance (theory.md section 6, issue 9 section 5).
+
+    The lower bound (a non-trivial solution at level 2m - 1) is checked here, exactly, by
+    :func:`gauss_hermite_certificate`. The upper bound (none at level 2m) is the [D] argument of
+    theory.md citing Kalai-Moitra-Valiant 2010, Prop. 7; it is machine-checked only where
+    ``_MACHINE_DECIDED`` says so. For r-tilde the value is the same by theory.md's reduction
+    (r-tilde = r-bar for r >= 4) [D], and the provenance says so.
+    """
+    if not isinstance(m, int) or m < 1:
+        raise IdentifyError(f"m must be an integer >= 1, got {m!r}")
+    if kind not in ("rbar", "rtilde"):
+        raise IdentifyError(f"unknown index {kind!r}", hint="use 'rbar' or 'rtilde'")
+    if m == 1:
+        return IndexValue(kind, 1, 1, "trivial", "one atom: l = 1 forces s1 = 0", True,
+                          "m = 1: the level-1 equation s3^2 s1 = 0 forces s1 = 0")
+    cert = gauss_hermite_certificate(m)
+    if not cert.holds:  # pragma: no cover - would be a bug in the exact arithmetic
+        raise IdentifyError(f"the Gauss-Hermite witness failed the exact check for m = {m}")
+    checked = sorted(k for k, v in _MACHINE_DECIDED.get(kind, {}).items() if v == 2 * k)
+    machine = m in checked
+    lower = (f"lower bound checked exactly: the {m}-point Gauss-Hermite rule solves levels 1..{2 * m - 1}, "
+             f"P_{2 * m} = {cert.levels[-1]}")
+    upper = ("upper bound by the [D] argument (theory.md section 6) citing Kalai-Moitra-Valiant 2010 "
+             "Prop. 7 (at most 2(n-1) zeros of a combination of n Gaussian densities)")
+    mc = "machine-checked for m = " + ", ".join(map(str, checked)) if checked else "not machine-checked"
+    prov = f"{lower}; {upper}; {mc}"
+    if kind == "rtilde":
+        prov += "; r-tilde = r-bar by theory.md's reduction (t1 = t2 = 0 and X = lam T) [D]"
+    return IndexValue(kind, m, 2 * m, lower, upper, machine, prov)

@@ -1,0 +1,95 @@
+"""identify.theory.decide: exact witnesses, cross-checked non-existence, budgets."""
+
+import time
+
+import pytest
+import sympy as sp
+
+from identify.errors import IdentifyError
+from identify.theory.decide import check_witness, decide
+
+w1, w2, d1, d2, u = sp.symbols("w1 w2 d1 d2 u")
+
+
+def test_trivially_unsat_both_solvers():
+    # w1 * d1^2 + 1 = 0 has no real solution
+    d = decide([w1 * d1**2 + 1], [w1], [d1], timeout=10)
+    assert d.status == "no solution"
+    assert d.witness is None
+    assert "z3: unsat" in d.certificate and "cvc5: unsat" in d.certificate
+    assert "cross-checked" in d.certificate
+
+
+def test_trivially_sat_rational_witness_checked():
+    d = decide([w1 - 2 * w2, d1 + d2], [w1, w2], [d1, d2], timeout=10)
+    assert d.status == "solution"
+    wt = d.witness
+    assert wt[w1] == 2 * wt[w2] and wt[w2] > 0
+    assert wt[d1] == -wt[d2] != 0
+    assert "checked exactly" in d.certificate
+
+
+def test_algebraic_witness_checked_exactly():
+    # the only solutions have d1 = +-sqrt(2): z3 answers with a root-obj
+    d = decide([d1**2 - 2, w1 - 1], [w1], [d1], timeout=10)
+    assert d.status == "solution"
+    v = d.witness[d1]
+    assert isinstance(v, sp.CRootOf)
+    assert sp.expand(v.poly.as_expr().subs(v.poly.gen, sp.sqrt(2)) * v.poly.as_expr().subs(
+        v.poly.gen, -sp.sqrt(2))) == 0
+    assert "algebraic" in d.certificate
+
+
+def test_wrong_witness_rejected():
+    polys = [sp.Poly(d1**2 - 2, w1, d1)]
+    assert not check_witness(polys, {w1: 1, d1: sp.Rational(141421, 100000)}, [w1], [d1]).ok
+    assert not check_witness(polys, {w1: 1, d1: 1.4142135623730951}, [w1], [d1]).ok
+    x = sp.Symbol("x")
+    assert not check_witness(polys, {w1: 1, d1: sp.CRootOf(x**2 - 3, 1)}, [w1], [d1]).ok
+    assert check_witness(polys, {w1: 1, d1: sp.CRootOf(x**2 - 2, 1)}, [w1], [d1]).ok
+    # sign conditions: the weight must be > 0, some delta != 0
+    assert not check_witness([sp.Poly(d1, w1, d1)], {w1: 1, d1: 0}, [w1], [d1]).ok
+    assert not check_witness([sp.Poly(d1 - 1, w1, d1)], {w1: 0, d1: 1}, [w1], [d1]).ok
+
+
+def test_algebraic_zero_test_sees_a_tiny_nonzero_value():
+    # sqrt(2) * sqrt(3) - sqrt(6) = 0, but sqrt(2) * sqrt(3) - 2.449489742783178 != 0
+    x = sp.Symbol("x")
+    r2, r3, r6 = (sp.CRootOf(x**2 - k, 1) for k in (2, 3, 6))
+    polys = [sp.Poly(d1 * d2 - u, w1, d1, d2, u)]
+    assert check_witness(polys, {w1: 1, d1: r2, d2: r3, u: r6}, [w1], [d1, d2]).ok
+    close = sp.Rational(2449489742783178, 10**15)
+    assert not check_witness(polys, {w1: 1, d1: r2, d2: r3, u: close}, [w1], [d1, d2]).ok
+
+
+def test_timeout_returns_unknown_promptly():
+    # a hard instance (the r-bar system, m = 4, level 8) under a 1 s budget per solver
+    from identify.theory.solvability import rbar_system
+
+    s = rbar_system(4, 8)
+    t0 = time.perf_counter()
+    d = decide(s.decide_equations, s.weights, s.deltas, free=s.free, timeout=1.0)
+    assert d.status == "unknown"
+    assert time.perf_counter() - t0 < 6
+    assert "timeout" in d.certificate
+
+
+def test_grading_must_make_the_system_homogeneous():
+    with pytest.raises(IdentifyError, match="weighted-homogeneous"):
+        decide([w1 * d1 + d1**2], [w1], [d1], grading={d1: 1})
+
+
+def test_unknown_symbol_is_an_error():
+    with pytest.raises(IdentifyError, match="neither weights"):
+        decide([w1 * d1 + u], [w1], [d1])
+
+
+def test_non_polynomial_is_an_error():
+    with pytest.raises(IdentifyError, match="polynomial"):
+        decide([sp.exp(d1) * w1], [w1], [d1])
+
+
+def test_to_dict_is_plain():
+    d = decide([w1 - 1, d1 - 3], [w1], [d1], timeout=10)
+    out = d.to_dict()
+    assert out["status"] == "solution" and out["witness"] == {"w1": "1", "d1": "3"}
