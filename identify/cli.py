@@ -158,7 +158,8 @@ def _rates(args: argparse.Namespace) -> int:
                           **prediction.to_dict()}, indent=2))
     else:
         print(f"identify rates: {result.model.expert.formula}  (gate {result.model.gate.spec}, "
-              f"{result.model.estimator.value}; verdict: {result.verdict.value})")
+              f"{result.model.estimator.value}; check's verdict: {result.verdict.value}; "
+              f"derived verdict: {prediction.verdict.value})")
         print(format_prediction(prediction))
     return 0
 

@@ -112,9 +112,12 @@ def format_prediction(p: Prediction) -> str:
     lines += _table(rows, ("block", "role", "cell", "derived", "registry (paper)", "cross-check"))
     lines.append(f"  derived verdict: {p.verdict.value}: {p.verdict_reason}")
     lines.append("  proofs:")
+    by_proof: dict[tuple[int, str], list[str]] = {}
     for r in p.rates:
         if r.proof:
-            lines.append(f"    {r.block}, cell {r.cell_size}: {r.proof}")
+            by_proof.setdefault((r.cell_size, r.proof), []).append(r.block)
+    for (m, proof), blocks in by_proof.items():
+        lines.append(f"    cell {m}, {', '.join(blocks)}: {proof}")
     lines.append(f"  source: {p.provenance}")
     lines.append(f"  {p.match}")
     for w in p.warnings:
