@@ -27,6 +27,8 @@ from identify.theory.witness import find_witness
 __all__ = ["Step", "BlockExponent", "CellDerivation", "Derivation", "derive", "MAX_LEVEL"]
 
 MAX_LEVEL = 6
+FIRST_ORDER_STAGE = 4  # expand to this order first; higher only when a cell needs it
+_DECISIONS: dict[str, tuple[str, str]] = {}  # system text -> (status, certificate)
 
 
 def _decide(system, timeout: float):
@@ -158,7 +160,7 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
     steps: list[Step] = []
     notes: list[str] = []
     outcome: dict[Grading, str] = {}
-    cache: dict[str, tuple[str, str]] = {}
+    cache = _DECISIONS
     witnesses: dict[Grading, dict] = {}
     start = time.perf_counter()
     order = list(dict.fromkeys([*first, *gradings(blocks, max_weight)]))
@@ -273,9 +275,18 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
     cells = tuple(cells)
     need = min(max_level, max(2 * max(cells), 2) + (max_weight - 1)) if max(cells) > 1 else 1
     notes: list[str] = []
+    stages = sorted({min(need, FIRST_ORDER_STAGE), need})
+    expansions: dict[int, tuple] = {}
+
+    def expansions_at(order: int):
+        if order not in expansions:
+            e1 = expand_model(model, order, seed=seed, normaliser=normaliser)
+            e2 = expand_model(model, order, seed=seed + 1, normaliser=normaliser) if recheck else None
+            expansions[order] = (e1, e2)
+        return expansions[order]
+
     try:
-        exp = expand_model(model, need, seed=seed, normaliser=normaliser)
-        exp2 = expand_model(model, need, seed=seed + 1, normaliser=normaliser) if recheck else None
+        exp, exp2 = expansions_at(stages[0])
     except IdentifyError as err:
         why = f"no expansion: {err}"
         out = tuple(CellDerivation(m, tuple(BlockExponent(b.name, None, None, None, why)
@@ -299,8 +310,15 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
         if m == 1:
             out.append(_exact_cell(exp))
             continue
-        cd, lows = _over_cell(exp, exp2, m, need, max_weight, timeout, budget,
-                              known if previous == m - 1 else None, first)
+        for order in stages:
+            e1, e2 = expansions_at(order)
+            if e1.independent is not True or (e2 is not None and e2.independent is not True):
+                break  # keep the result of the lower order; the note says why
+            cd, lows = _over_cell(e1, e2, m, order, max_weight, timeout, budget,
+                                  known if previous == m - 1 else None, first)
+            exp = e1
+            if cd.status == "derived":
+                break
         out.append(cd)
         known, previous = lows, m
         first = tuple(dict.fromkeys(e.grading for e in cd.exponents if e.grading is not None))
