@@ -106,7 +106,7 @@ def format_verdict_table(results: Sequence[CheckResult]) -> str:
 
 def format_prediction(p: Prediction) -> str:
     """The rate table: derived rates per block and cell size, the registry row beside them."""
-    lines = ["Derived rates (log factors dropped; derived from the model's coefficient system):"]
+    lines = ["Predicted rates, derived from the model's coefficient system (log factors dropped):"]
     rows = [(r.block, r.role, str(r.cell_size), r.rate, r.registry or "-", r.agreement)
             for r in p.rates]
     lines += _table(rows, ("block", "role", "cell", "derived", "registry (paper)", "cross-check"))
