@@ -6,7 +6,7 @@ run:
 - ``derive``: the full derivation for cells of 1, 2 and 3 atoms (expansion at two rational
   atoms, certified monomials, every system decided or witnessed, re-decided at the second atom);
 - baseline: the Taylor coefficients the naive way, sympy ``diff`` of F for every multi-index
-  up to order 4, ``subs`` of the atom and ``expand`` (no basis, no decision).
+  up to order 3, ``subs`` of the atom and ``expand`` (no basis, no decision).
 
 Prints one line per model: the derived exponents per block for m = 2 and m = 3 and both wall
 times. Target: under 10 s per model. Run: ``python benchmarks/bench_rates.py [--quick]
@@ -29,7 +29,7 @@ from identify.theory.derive import derive
 from identify.theory.expansion import generic_atom
 
 
-def baseline(model, order: int = 4) -> float:
+def baseline(model, order: int = 3) -> float:
     """Seconds for the naive Taylor coefficients (sympy diff + subs + expand)."""
     start = time.perf_counter()
     F = model.product()
