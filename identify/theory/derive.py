@@ -27,6 +27,7 @@ from identify.theory.witness import find_witness
 __all__ = ["Step", "BlockExponent", "CellDerivation", "Derivation", "derive", "MAX_LEVEL"]
 
 MAX_LEVEL = 6
+MAX_PARAMETERS = 5  # larger atoms (hierarchical groups, d >= 2 ridges) are not derived yet
 FIRST_ORDER_STAGE = 4  # expand to this order first; higher only when a cell needs it
 _DECISIONS: dict[str, tuple[str, str]] = {}  # system text -> (status, certificate)
 
@@ -287,6 +288,13 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
     cells = tuple(cells)
     need = min(max_level, max(2 * max(cells), 2) + (max_weight - 1)) if max(cells) > 1 else 1
     notes: list[str] = []
+    if len(model.parameters) > MAX_PARAMETERS:
+        why = (f"not derived: {len(model.parameters)} parameters per atom exceed the "
+               f"derivation's limit of {MAX_PARAMETERS} (expansion and systems grow too fast)")
+        out = tuple(CellDerivation(m, tuple(BlockExponent(b.name, None, None, None, why)
+                                            for b in model.blocks), (), "inconclusive", why)
+                    for m in cells)
+        return Derivation(model, None, out, (why,), time.perf_counter() - start)
     stages = sorted({min(need, FIRST_ORDER_STAGE), need})
     expansions: dict[int, tuple] = {}
 
