@@ -100,12 +100,9 @@ def _homogeneous_in(p: sp.Poly, idx: Sequence[int], grade: Sequence[int]) -> boo
     return len(degrees) <= 1
 
 
-def _cases(deltas, grading, polys, gens):
-    """The normalised cases of ``some delta != 0``: a list of (assignments, description)."""
-    if grading is None:
-        return [({}, None)]
-    index = {g: i for i, g in enumerate(gens)}
+def _check_grading(grading, polys, gens, deltas) -> list[int]:
     grade = [int(grading.get(g, 0)) for g in gens]
+    index = {g: i for i, g in enumerate(gens)}
     if any(grade[index[d]] <= 0 for d in deltas):
         raise IdentifyError("the grading must give every delta a positive integer degree", where="grading")
     if any(x < 0 for x in grade):
@@ -114,13 +111,55 @@ def _cases(deltas, grading, polys, gens):
         if not _homogeneous_in(p, range(len(gens)), grade):
             raise IdentifyError(f"equation is not weighted-homogeneous for the grading: {p.as_expr()}",
                                 where="grading")
+    return grade
+
+
+def _check_atoms(atoms, polys, gens, weights, deltas) -> list:
+    """Verify that the atoms are interchangeable; return the order coordinate of each atom."""
+    atoms = [tuple(a) for a in atoms]
+    if len({len(a) for a in atoms}) != 1 or set().union(*map(set, atoms)) - set(gens):
+        raise IdentifyError("atoms must be tuples of the same length made of the system's unknowns",
+                            where="atoms")
+    if len({x for a in atoms for x in a}) != sum(map(len, atoms)):
+        raise IdentifyError("an unknown appears in two atoms (or twice in one)", where="atoms")
+
+    def role(x):
+        return "weight" if x in weights else "delta" if x in deltas else "free"
+
+    if any(len({role(a[k]) for a in atoms}) != 1 for k in range(len(atoms[0]))):
+        raise IdentifyError("each position of the atoms' tuples must hold unknowns of one role "
+                            "(weights, deltas or free)", where="atoms")
+    pos = next((k for k, x in enumerate(atoms[0]) if x in deltas), None)
+    if pos is None or any(a[pos] not in deltas for a in atoms):
+        raise IdentifyError("every atom needs a delta at the same position", where="atoms")
+    for i in range(len(atoms) - 1):
+        swap = dict(zip(atoms[i] + atoms[i + 1], atoms[i + 1] + atoms[i], strict=True))
+        for p in polys:
+            if sp.expand(p.as_expr().xreplace(swap) - p.as_expr()) != 0:
+                raise IdentifyError(f"atoms {i + 1} and {i + 2} are not interchangeable in {p.as_expr()}",
+                                    where="atoms")
+    return [a[pos] for a in atoms]
+
+
+def _cases(deltas, grade, gens, order):
+    """The normalised cases of ``some delta != 0``: (assignments, description) pairs.
+
+    ``grade``: per-generator degrees or None; ``order``: the sorted coordinates or None.
+    """
+    if grade is None:
+        return [({}, None)]
+    index = {g: i for i, g in enumerate(gens)}
+    if order is not None and set(order) == set(deltas) and grade[index[order[0]]] % 2:
+        # flip the sign (lambda = -1) so that the largest coordinate is > 0, sort, scale it to 1
+        return [({order[-1]: sp.Integer(1)}, f"{order[-1]} = 1 (the largest)")]
     cases = []
     for j, d in enumerate(deltas):
         zero = {e: sp.Integer(0) for e in deltas[:j]}
-        signs = (1,) if grade[index[d]] % 2 else (1, -1)
-        for s in signs:
-            cases.append(({**zero, d: sp.Integer(s)}, f"{d} = {s}" + (f", {', '.join(map(str, zero))} = 0"
-                                                                        if zero else "")))
+        # with sorted atoms only lambda > 0 may be used: both signs stay
+        signs = (1,) if grade[index[d]] % 2 and order is None else (1, -1)
+        for sign in signs:
+            label = f"{d} = {sign}" + (f", {', '.join(map(str, zero))} = 0" if zero else "")
+            cases.append(({**zero, d: sp.Integer(sign)}, label))
     return cases
 
 
@@ -132,6 +171,7 @@ def decide(
     timeout: float = 10.0,
     free: Sequence[sp.Symbol] = (),
     grading: Mapping[sp.Symbol, int] | None = None,
+    atoms: Sequence[Sequence[sp.Symbol]] | None = None,
     solvers: Sequence[str] = ("z3", "cvc5"),
     cross_check: bool = True,
 ) -> Decision:
@@ -144,11 +184,15 @@ def decide(
     weights, deltas, free:
         the unknowns: weights must be > 0, some delta must be non-zero, free ones are unconstrained.
     timeout:
-        seconds per solver (wall clock of its child process, killed when spent).
+        seconds per solver call (wall clock of its child process, killed when spent).
     grading:
-        optional weights making every equation weighted-homogeneous (see the module docstring).
+        optional degrees making every equation weighted-homogeneous (checked; module docstring).
+    atoms:
+        optional interchangeable atoms, one tuple of unknowns per atom in the same roles (e.g.
+        ``(w_i, s1_i, s2_i)``); checked exactly (every equation is invariant under swapping two
+        neighbours); the atoms are then sorted by their first delta.
     solvers:
-        which decision procedures to use, in order (``"z3"``, ``"cvc5"``).
+        the decision procedures, in order (``"z3"``, ``"cvc5"``).
     cross_check:
         when the first solver says ``unsat``, ask the others too (default).
     """
@@ -159,57 +203,73 @@ def decide(
         raise IdentifyError("weights, deltas and free unknowns must be distinct symbols")
     if not deltas:
         raise IdentifyError("at least one delta is needed (some delta must be non-zero)", where="deltas")
-    for name in solvers:
-        if name not in SOLVERS:
-            raise IdentifyError(f"unknown solver {name!r}", hint=f"use one of {', '.join(SOLVERS)}")
+    if not solvers or any(name not in SOLVERS for name in solvers):
+        raise IdentifyError(f"unknown solver in {list(solvers)}", hint=f"use some of {', '.join(SOLVERS)}")
+    if not timeout > 0:
+        raise IdentifyError(f"timeout must be > 0 seconds, got {timeout!r}", where="timeout")
     polys = _as_polys(equations, gens)
     ints = [_integer_poly(p) for p in polys]
     notes = []
     fixed: dict = {}
+    grade = None if grading is None else _check_grading(grading, ints, gens, deltas)
+    order = None if atoms is None else _check_atoms(atoms, ints, gens, weights, deltas)
     if weights and all(_homogeneous_in(p, range(len(weights)), [1] * len(weights)) for p in ints):
         fixed[weights[0]] = sp.Integer(1)
         notes.append(f"homogeneous in the weights: {weights[0]} = 1")
-    cases = _cases(deltas, grading, ints, gens)
-    if grading is not None:
-        notes.append(f"graded, 'some delta != 0' split into {len(cases)} normalised cases")
+    if order is not None:
+        notes.append("atoms interchangeable (checked): " + " <= ".join(map(str, order)))
+    cases = _cases(deltas, grade, gens, order)
+    if grade is not None:
+        notes.append(f"graded: 'some delta != 0' normalised into {len(cases)} case(s)")
 
     answers: list[tuple[str, str, float]] = []
+    verdicts: list[dict[str, str]] = [{} for _ in cases]
+    problems = [
+        _Problem(equations=ints, positive=[w for w in weights if w not in fixed],
+                 nonzero=[] if grade is not None else list(deltas), fixed={**fixed, **assign}, gens=gens,
+                 order=[] if order is None else list(zip(order, order[1:], strict=False)))
+        for assign, _ in cases
+    ]
     used: list[str] = []
-    per_case_unsat: list[dict[str, str]] = []
-    for assign, label in cases:
-        case_fixed = {**fixed, **assign}
-        problem = _Problem(
-            equations=ints, positive=[w for w in weights if w not in case_fixed],
-            nonzero=[] if grading is not None else list(deltas), fixed=case_fixed, gens=gens,
-        )
-        verdicts: dict[str, str] = {}
-        for k, name in enumerate(solvers):
-            if k > 0 and not cross_check and "unsat" in verdicts.values():
-                break
+    for k, name in enumerate(solvers):
+        if k > 0 and not cross_check and all(v for v in verdicts):
+            break
+        used.append(name)
+        for c, ((_, label), problem) in enumerate(zip(cases, problems, strict=True)):
+            if k > 0 and not cross_check and verdicts[c]:
+                continue
             result = _run(name, problem, timeout)
-            if name not in used:
-                used.append(name)
             tag = name if label is None else f"{name} [{label}]"
             answers.append((tag, result.answer, result.seconds))
-            verdicts[name] = result.answer
+            verdicts[c][name] = result.answer
             if result.answer == "sat" and result.model is not None:
-                witness = {**case_fixed, **{g: v for g, v in result.model.items() if g in gens}}
+                witness = {**problem.fixed, **{g: v for g, v in result.model.items() if g in gens}}
                 for g in gens:
                     witness.setdefault(g, sp.Integer(0))
                 chk = check_witness(polys, witness, weights, deltas)
                 if chk.ok:
-                    return _finish("solution", witness, _cert_solution(name, chk, notes, answers),
-                                   used, start, answers)
-                verdicts[name] = "sat (witness failed the exact check)"
+                    earlier = [f"before: {_summary(answers[:-1])}"] if answers[:-1] else []
+                    head = f"{tag}: sat; witness checked exactly ({chk.method})"
+                    cert = "; ".join([head, *earlier, *notes])
+                    return _finish("solution", witness, cert, used, start, answers)
+                verdicts[c][name] = "sat (witness failed the exact check)"
                 answers[-1] = (tag, f"sat, witness rejected: {chk.reason}", result.seconds)
-        per_case_unsat.append(verdicts)
-    return _conclude(per_case_unsat, notes, used, start, answers)
+    return _conclude(verdicts, notes, used, start, answers)
 
 
-def _cert_solution(name: str, chk: WitnessCheck, notes, answers) -> str:
-    parts = [f"{name}: sat; witness checked exactly ({chk.method})"]
-    parts += [f"{s}: {a}" for s, a, _ in answers if not s.startswith(name) and a != "sat"]
-    return "; ".join(parts + notes)
+def _summary(answers) -> str:
+    by: dict[str, list] = {}
+    for tag, answer, secs in answers:
+        by.setdefault(tag.split(" ", 1)[0], []).append((answer, secs))
+    parts = []
+    for name, items in by.items():
+        counts: dict[str, int] = {}
+        for answer, _ in items:
+            counts[answer] = counts.get(answer, 0) + 1
+        said = ", ".join(a if len(items) == 1 else f"{a} in {n}/{len(items)} cases"
+                         for a, n in counts.items())
+        parts.append(f"{name}: {said} ({sum(t for _, t in items):.2f} s)")
+    return "; ".join(parts)
 
 
 def _conclude(per_case, notes, used, start, answers) -> Decision:
@@ -223,12 +283,12 @@ def _conclude(per_case, notes, used, start, answers) -> Decision:
         elif any(v.startswith("sat") for v in said):
             status = "unknown"
             reasons.append("solvers disagree (sat without an exact witness vs unsat)")
-    summary = "; ".join(f"{s}: {a} ({t:.2f} s)" for s, a, t in answers)
+    summary = _summary(answers)
     if status == "no solution":
         agreeing = sorted({s for v in per_case for s, a in v.items() if a == "unsat"})
-        every_case_both = all(sum(a == "unsat" for a in v.values()) >= 2 for v in per_case)
-        head = ("unsat from " + " and ".join(agreeing) + (" (cross-checked)" if every_case_both
-                                                         else " (not cross-checked in every case)"))
+        both = all(sum(a == "unsat" for a in v.values()) >= 2 for v in per_case)
+        head = "unsat from " + " and ".join(agreeing) + (" (cross-checked)" if both else
+                                                        " (not cross-checked in every case)")
         return _finish(status, None, "; ".join([head, summary, *notes]), used, start, answers)
     return _finish(status, None, "; ".join([*dict.fromkeys(reasons), summary, *notes]), used, start, answers)
 
@@ -252,6 +312,7 @@ class _Problem:
     nonzero: list
     fixed: dict
     gens: tuple
+    order: list = field(default_factory=list)  # pairs (a, b): a <= b
 
     def smtlib(self) -> tuple[str, dict[str, sp.Symbol]]:
         names = {f"v{i}": g for i, g in enumerate(self.gens) if g not in self.fixed}
@@ -265,10 +326,19 @@ class _Problem:
             q = _integer_poly(q)
             lines.append(f"(assert (= {_smt_poly(q, back)} 0))")
         lines += [f"(assert (> {back[w]} 0))" for w in self.positive]
+        lines += [f"(assert (<= {_smt_side(a, back, self.fixed)} {_smt_side(b, back, self.fixed)}))"
+                  for a, b in self.order]
         if self.nonzero:
             some = " ".join(f"(not (= {back[d]} 0))" for d in self.nonzero)
             lines.append(f"(assert (or {some} false))")
         return "\n".join(lines) + "\n", names
+
+
+def _smt_side(x, back, fixed) -> str:
+    if x in fixed:
+        v = sp.Rational(fixed[x])
+        return _smt_num(int(v)) if v.q == 1 else f"(/ {_smt_num(int(v.p))} {v.q})"
+    return back[x]
 
 
 def _smt_num(c: int) -> str:
@@ -324,40 +394,63 @@ print(json.dumps({"answer": ans, "model": model}))
 """
 
 
-def _run(name: str, problem: _Problem, timeout: float) -> _Result:
-    import json
+_Z3_CHILD = r"""
+import sys
+import z3
+z3.set_param("timeout", int(sys.argv[1]))
+s = z3.SolverFor("QF_NRA")
+s.from_string(sys.stdin.read())
+r = s.check()
+print(r)
+if r == z3.sat:
+    print(s.model().sexpr())
+"""
+
+
+def _command(name: str, timeout: float) -> list[str]:
     import os
     import shutil
-    import subprocess
     import sys
 
+    ms = str(max(1, int(timeout * 1000)))
+    if name == "cvc5":
+        return [sys.executable, "-c", _CVC5_CHILD, ms]
+    exe = shutil.which("z3", path=os.path.dirname(sys.executable)) or shutil.which("z3")
+    if exe is None:  # the z3-solver wheel installs the executable; else its Python API
+        return [sys.executable, "-c", _Z3_CHILD, ms]
+    return [exe, "-in", "-smt2", f"-t:{ms}", f"-T:{max(1, int(timeout) + 1)}"]
+
+
+def _run(name: str, problem: _Problem, timeout: float) -> _Result:
+    """One solver call in a child process, killed when ``timeout`` (wall-clock) is spent."""
+    import json
+    import subprocess
+
     text, names = problem.smtlib()
-    ms = max(1, int(timeout * 1000))
-    if name == "z3":
-        exe = shutil.which("z3", path=os.path.dirname(sys.executable)) or shutil.which("z3")
-        if exe is None:
-            return _Result("error: z3 executable not found", None, 0.0)
-        cmd = [exe, "-in", "-smt2", f"-t:{ms}", f"-T:{max(1, int(timeout) + 1)}"]
+    cmd = _command(name, timeout)
+    if name == "z3" and "-in" in cmd:
         text += "(check-sat)\n(get-model)\n"
-    else:
-        cmd = [sys.executable, "-c", _CVC5_CHILD, str(ms)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
         out, err = proc.communicate(text, timeout=timeout + 0.5)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
         return _Result("timeout", None, time.perf_counter() - t0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     secs = time.perf_counter() - t0
     if name == "z3":
-        head = out.strip().split("\n", 1)[0].strip() if out.strip() else ""
+        head, _, rest = out.strip().partition("\n")
+        head = head.strip()
         if head not in ("sat", "unsat", "unknown"):
             return _Result("timeout" if "timeout" in out + err else f"error: {(out + err).strip()[:200]}",
                            None, secs)
-        model = _parse_z3_model(out.split("\n", 1)[1], names) if head == "sat" else None
-        return _Result(head, model, secs)
+        if head == "unknown" and secs >= timeout * 0.9:
+            head = "timeout"
+        return _Result(head, _parse_z3_model(rest, names) if head == "sat" else None, secs)
     try:
         data = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -384,11 +477,14 @@ def _cvc5_value(v):
 
 
 def _root_in(poly: sp.Poly, lo, hi):
-    """The unique real root of ``poly`` in [lo, hi], as an exact CRootOf (error if not unique)."""
-    inside = [r for r in set(sp.Poly(poly).real_roots()) if lo <= r <= hi]
-    if len(set(inside)) != 1:
+    """The unique real root of ``poly`` in [lo, hi], exactly (error if not unique): Sturm counts."""
+    q = sp.Poly(poly).sqf_part()
+    if q.count_roots(lo, hi) != 1:
         raise ValueError("the interval does not isolate one root")
-    return inside[0]
+    for end in (lo, hi):
+        if q.eval(end) == 0:
+            return sp.Rational(end)
+    return sp.CRootOf(q, q.count_roots(None, lo))
 
 
 def _parse_sexpr(text: str):
@@ -434,13 +530,16 @@ def _z3_value(e):
 
 
 def _parse_z3_model(text: str, names: dict) -> dict | None:
+    def defines(e):
+        if isinstance(e, list):
+            if e and e[0] == "define-fun":
+                yield e
+            else:
+                for item in e:
+                    yield from defines(item)
+
     try:
-        body = _parse_sexpr(text)
-        model = {}
-        for item in body:
-            if isinstance(item, list) and item and item[0] == "define-fun" and item[1] in names:
-                model[names[item[1]]] = _z3_value(item[4])
-        return model
+        return {names[d[1]]: _z3_value(d[4]) for d in defines(_parse_sexpr(f"({text})")) if d[1] in names}
     except (ValueError, IndexError, TypeError, sp.SympifyError):
         return None
 
@@ -527,7 +626,7 @@ def _algebraic_zero(q: sp.Poly, alg: dict) -> bool:
         return True
     bound = abs(s[0]) / (abs(s[0]) + max(abs(c) for c in s[1:]))
     eps = sp.Rational(1, 2**8)
-    for _ in range(12):
+    for _ in range(7):
         lo, hi = _eval_interval(q, {g: _interval(a, eps) for g, a in alg.items()})
         if -bound < lo and hi < bound:
             return True

@@ -22,6 +22,7 @@ Exact reductions used for deciding (each one keeps the solution set's existence)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -63,6 +64,7 @@ class LevelSystem:
     free: tuple
     grading: dict
     squares: dict  # weight symbol -> the paper's unknown whose square it is
+    atoms: tuple  # one tuple of unknowns per atom, same roles, the delta that sorts them first
 
     def to_dict(self) -> dict:
         return {
@@ -96,22 +98,67 @@ def rbar_system(m: int, r: int) -> LevelSystem:
         deqs.append(sp.expand(sum(w[i] * per_atom[i] for i in range(m))))
     grading = {**{x: 1 for x in s1}, **{x: 2 for x in s2}}
     return LevelSystem("rbar", m, r, tuple(eqs), tuple(deqs), w, s1, s2, grading,
-                       dict(zip(w, s3, strict=True)))
+                       dict(zip(w, s3, strict=True)), tuple(zip(w, s1, s2, strict=True)))
 
 
-def rtilde_system(m: int, r: int) -> LevelSystem:  # pragma: no cover - replaced below
-    raise NotImplementedError
+def rtilde_system(m: int, r: int) -> LevelSystem:
+    """The r-tilde system (softmax-gated Gaussian MoE, linear experts; arXiv:2305.03288).
+
+    Unknowns per atom: ``t1 ~ d beta1``, ``t2 ~ d a``, ``t3 ~ d b``, ``t4 ~ d nu``, ``t5^2 ~``
+    weight. For every (l1, l2) with l1, l2 >= 0, 1 <= l1 + l2 <= r:
+    ``sum_i sum_{alpha in I(l1, l2)} t5_i^2 t1^a1 t2^a2 t3^a3 t4^a4 / (a1! a2! a3! a4!) = 0``,
+    ``I(l1, l2) = {alpha : a1 + a2 = l1, a2 + a3 + 2 a4 = l2}``; non-trivial: every t5_i != 0
+    and some of t1..t4 non-zero.
+
+    Provenance: the paper's exact statement could not be retrieved here (only its abstract and
+    introduction were found); this system is re-derived from the relations it rests on:
+    d/d beta1 = x, d/da = x d/db, d/dnu = d2/db2 (the 1/2 absorbed into t4 as in the r-bar
+    system), so that the coefficient of x^l1 d^l2/db^l2 f collects exactly I(l1, l2). With
+    t1 = t2 = 0 it is the r-bar system (l1 = 0), as theory.md section 6 uses. Grading making
+    every equation homogeneous: t1, t3: 1; t2, t4: 2 (the rates' exponents r/1 and r/2).
+    """
+    _check_mr(m, r)
+    t = [sp.symbols(f"t{k}_1:{m + 1}", real=True) for k in range(1, 6)]
+    w = sp.symbols(f"w_1:{m + 1}", positive=True)
+    eqs, deqs = [], []
+    for total in range(1, r + 1):
+        for l1 in range(total + 1):
+            l2 = total - l1
+            per_atom = []
+            for i in range(m):
+                acc = sp.Integer(0)
+                for a2 in range(min(l1, l2) + 1):
+                    a1 = l1 - a2
+                    for a4 in range((l2 - a2) // 2 + 1):
+                        a3 = l2 - a2 - 2 * a4
+                        acc += (t[0][i] ** a1 * t[1][i] ** a2 * t[2][i] ** a3 * t[3][i] ** a4
+                                / (sp.factorial(a1) * sp.factorial(a2) * sp.factorial(a3) * sp.factorial(a4)))
+                per_atom.append(acc)
+            eqs.append(sp.expand(sum(t[4][i] ** 2 * per_atom[i] for i in range(m))))
+            deqs.append(sp.expand(sum(w[i] * per_atom[i] for i in range(m))))
+    deltas = tuple(x for i in range(m) for x in (t[0][i], t[1][i], t[2][i], t[3][i]))
+    grading = {**{x: 1 for x in t[0] + t[2]}, **{x: 2 for x in t[1] + t[3]}}
+    return LevelSystem("rtilde", m, r, tuple(eqs), tuple(deqs), w, deltas, (), grading,
+                       dict(zip(w, t[4], strict=True)),
+                       tuple(zip(w, t[0], t[1], t[2], t[3], strict=True)))
 
 
-def decide_level(system: LevelSystem, *, timeout: float = 10.0) -> Decision:
-    """Has ``system`` a non-trivial real solution? (witness in the paper's unknowns)."""
+def decide_level(system: LevelSystem, *, timeout: float = 10.0, symmetry: bool | None = None) -> Decision:
+    """Has ``system`` a non-trivial real solution? (witness in the paper's unknowns).
+
+    ``symmetry``: sort the interchangeable atoms (an exact reduction, checked by ``decide``);
+    default: for r-bar only, where with the grading it leaves one case (largest s1 = 1); for
+    r-tilde it multiplies the cases and slowed cvc5 down (measured, docs/theory-solvability.md).
+    """
+    if symmetry is None:
+        symmetry = system.kind == "rbar"
     d = decide(system.decide_equations, system.weights, system.deltas, free=system.free,
-               grading=system.grading, timeout=timeout)
+               grading=system.grading, atoms=system.atoms if symmetry else None, timeout=timeout)
     if d.witness is None:
         return d
     witness = {system.squares.get(k, k): (sp.sqrt(v) if k in system.squares else v)
                for k, v in d.witness.items()}
-    return Decision(d.status, witness, d.certificate, d.solvers, d.seconds, d.answers)
+    return dataclasses.replace(d, witness=witness)
 
 
 @dataclass(frozen=True)
@@ -132,18 +179,30 @@ class SmallestLevel:
 
 
 def smallest_level(kind: str, m: int, *, r_max: int | None = None, timeout: float = 10.0,
-                   start: int = 1) -> SmallestLevel:
+                   start: int | None = None) -> SmallestLevel:
     """Decide levels start, start + 1, ... until one has no non-trivial solution.
 
     A solution at level r is one at every lower level (the equations are nested), so the first
-    level without a solution is the index. ``start`` may be raised only when level ``start - 1``
-    is known to have a solution (e.g. by :func:`gauss_hermite_certificate`: start = 2m).
+    level without a solution is the index. By default (``start=None``) the search starts at
+    2m: level 2m - 1 has the Gauss-Hermite solution, checked exactly by
+    :func:`gauss_hermite_certificate` (for r-tilde embedded with t1 = t2 = 0); ``start=1``
+    decides every level by machine.
     """
     build = {"rbar": rbar_system, "rtilde": rtilde_system}.get(kind)
     if build is None:
         raise IdentifyError(f"unknown index {kind!r}", hint="use 'rbar' or 'rtilde'")
-    r_max = 2 * m + 2 if r_max is None else r_max
     steps = []
+    if start is None:
+        start = 1
+        if m >= 2:
+            cert = gauss_hermite_certificate(m)
+            if cert.holds:
+                embed = "" if kind == "rbar" else ", embedded with t1 = t2 = 0"
+                steps.append((2 * m - 1, "solution",
+                              f"the {m}-point Gauss-Hermite witness, checked exactly in Q[x]/(He_{m})"
+                              + embed))
+                start = 2 * m
+    r_max = max(start, 2 * m + 2) if r_max is None else r_max
     lower = start
     for r in range(start, r_max + 1):
         d = decide_level(build(m, r), timeout=timeout)
@@ -210,7 +269,7 @@ def gauss_hermite_certificate(m: int) -> GaussHermiteCertificate:
     real_roots = sp.Poly(he_m, x).count_roots() if sp.gcd(he_m, he_m.diff(x)).degree() == 0 else 0
     inv = sp.invert(he_m1**2, he_m)  # raises if not coprime
     weight = (sp.Rational(math.factorial(m), m * m) * inv).rem(he_m)
-    traces = _power_sums(he_m, 2 * m * 1 + m)
+    traces = _power_sums(he_m, m)  # g mod He_m has degree < m
 
     def trace(g: sp.Poly) -> sp.Rational:
         g = g.rem(he_m)
@@ -266,18 +325,21 @@ class IndexValue:
                 "provenance": self.provenance}
 
 
-# levels at which both directions were decided by machine (tests/theory/test_solvability.py)
-_MACHINE_DECIDED = {"rbar": {2: 4}}
+# m -> index, where level 2m was decided "no solution" by z3 and cvc5 (pinned by
+# tests/theory/test_solvability.py: test_rbar_2_no_solution_at_level_4_both_solvers, test_rtilde_2_is_4)
+_MACHINE_DECIDED = {"rbar": {2: 4}, "rtilde": {2: 4}}
 
 
-def rbar(m: int, *, kind: str = "rbar") -> IndexValue:
+def rbar(m: int, *, kind: str = "rbar", decide_upper: float | None = None) -> IndexValue:
     """r-bar(m) = 2m (m >= 2), with its provenance (theory.md section 6, issue 9 section 5).
 
     The lower bound (a non-trivial solution at level 2m - 1) is checked here, exactly, by
     :func:`gauss_hermite_certificate`. The upper bound (none at level 2m) is the [D] argument of
     theory.md citing Kalai-Moitra-Valiant 2010, Prop. 7; it is machine-checked only where
-    ``_MACHINE_DECIDED`` says so. For r-tilde the value is the same by theory.md's reduction
-    (r-tilde = r-bar for r >= 4) [D], and the provenance says so.
+    ``_MACHINE_DECIDED`` says so, or when ``decide_upper`` (seconds per solver) is given and
+    :func:`decide_level` then proves level 2m has no solution (its certificate is quoted). For
+    r-tilde the value is the same by theory.md's reduction (r-tilde = r-bar for r >= 4) [D],
+    and the provenance says so.
     """
     if not isinstance(m, int) or m < 1:
         raise IdentifyError(f"m must be an integer >= 1, got {m!r}")
@@ -295,7 +357,12 @@ def rbar(m: int, *, kind: str = "rbar") -> IndexValue:
              f"P_{2 * m} = {cert.levels[-1]}")
     upper = ("upper bound by the [D] argument (theory.md section 6) citing Kalai-Moitra-Valiant 2010 "
              "Prop. 7 (at most 2(n-1) zeros of a combination of n Gaussian densities)")
-    mc = "machine-checked for m = " + ", ".join(map(str, checked)) if checked else "not machine-checked"
+    mc = ("upper bound machine-checked for m = " + ", ".join(map(str, checked)) if checked
+          else "upper bound not machine-checked")
+    if decide_upper is not None and not machine:
+        d = decide_level((rbar_system if kind == "rbar" else rtilde_system)(m, 2 * m), timeout=decide_upper)
+        machine = d.status == "no solution"
+        mc += f"; level {2 * m} by machine now: {d.status} ({d.certificate})"
     prov = f"{lower}; {upper}; {mc}"
     if kind == "rtilde":
         prov += "; r-tilde = r-bar by theory.md's reduction (t1 = t2 = 0 and X = lam T) [D]"

@@ -62,16 +62,44 @@ def test_algebraic_zero_test_sees_a_tiny_nonzero_value():
     assert not check_witness(polys, {w1: 1, d1: r2, d2: r3, u: close}, [w1], [d1, d2]).ok
 
 
-def test_timeout_returns_unknown_promptly():
+def test_timeout_returns_unknown_promptly_and_leaves_no_process(monkeypatch):
     # a hard instance (the r-bar system, m = 4, level 8) under a 1 s budget per solver
+    import subprocess
+
     from identify.theory.solvability import rbar_system
 
+    started = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
     s = rbar_system(4, 8)
     t0 = time.perf_counter()
     d = decide(s.decide_equations, s.weights, s.deltas, free=s.free, timeout=1.0)
     assert d.status == "unknown"
-    assert time.perf_counter() - t0 < 6
-    assert "timeout" in d.certificate
+    assert time.perf_counter() - t0 < 8
+    assert "z3: timeout" in d.certificate and "cvc5: timeout" in d.certificate
+    assert len(started) == 2 and all(p.poll() is not None for p in started)
+
+
+def test_z3_python_api_fallback(monkeypatch):
+    # without the z3 executable, z3's Python API runs in the child process instead
+    import sys
+
+    from identify.theory import decide as mod
+
+    original = mod._command
+
+    def without_executable(name, timeout):
+        return [sys.executable, "-c", mod._Z3_CHILD, "10000"] if name == "z3" else original(name, timeout)
+
+    monkeypatch.setattr(mod, "_command", without_executable)
+    d = decide([d1**2 - 2, w1 - 3], [w1], [d1], solvers=("z3",), timeout=10)
+    assert d.status == "solution" and d.witness[w1] == 3
 
 
 def test_grading_must_make_the_system_homogeneous():
@@ -93,3 +121,59 @@ def test_to_dict_is_plain():
     d = decide([w1 - 1, d1 - 3], [w1], [d1], timeout=10)
     out = d.to_dict()
     assert out["status"] == "solution" and out["witness"] == {"w1": "1", "d1": "3"}
+
+
+def test_atoms_must_be_interchangeable():
+    # w1 * d1 + 2 * w2 * d2 is not symmetric under swapping atom 1 and atom 2
+    with pytest.raises(IdentifyError, match="not interchangeable"):
+        decide([w1 * d1 + 2 * w2 * d2], [w1, w2], [d1, d2], atoms=[(w1, d1), (w2, d2)])
+
+
+def test_symmetric_graded_system_solution_is_sorted():
+    # w1 d1 + w2 d2 = 0: graded (d: 1), atoms interchangeable: one case, d2 = 1 the largest
+    d = decide([w1 * d1 + w2 * d2], [w1, w2], [d1, d2], grading={d1: 1, d2: 1},
+               atoms=[(w1, d1), (w2, d2)], timeout=10)
+    assert d.status == "solution"
+    assert d.witness[d2] == 1 and d.witness[d1] < 0
+    assert "1 case" in d.certificate
+
+
+def test_bad_arguments_are_errors():
+    with pytest.raises(IdentifyError, match="unknown solver"):
+        decide([w1 * d1], [w1], [d1], solvers=("mathematica",))
+    with pytest.raises(IdentifyError, match="timeout"):
+        decide([w1 * d1], [w1], [d1], timeout=0)
+    with pytest.raises(IdentifyError, match="at least one delta"):
+        decide([w1], [w1], [])
+
+
+def test_cvc5_algebraic_witness_checked_exactly():
+    # cvc5 alone: d = sqrt(2) comes back as a real algebraic number (polynomial + interval)
+    d = decide([d1**2 - 2, w1 * u**3 - 3], [w1], [d1], free=[u], solvers=("cvc5",), timeout=20)
+    assert d.status == "solution" and d.solvers == ("cvc5",)
+    assert sp.simplify(d.witness[d1] ** 2 - 2) == 0 and d.witness[w1] * d.witness[u] ** 3 == 3
+    assert "checked exactly" in d.certificate
+
+
+def test_atoms_must_keep_roles():
+    # swapping (w1, d1) with (d2, w2) would exchange a weight and a delta
+    with pytest.raises(IdentifyError, match="one role"):
+        decide([w1 * d1 + w2 * d2], [w1, w2], [d1, d2], atoms=[(w1, d1), (d2, w2)])
+
+
+def test_decide_rejects_a_solver_model_that_fails_the_exact_check(monkeypatch):
+    # a solver claiming sat with a wrong (rounded) model: not a solution, and with the other
+    # solver's unsat the answer is "unknown", both answers quoted
+    from identify.theory import decide as mod
+
+    original = mod._run
+
+    def lying_z3(name, problem, timeout):
+        if name == "z3":
+            return mod._Result("sat", {d1: sp.Rational(14142, 10000)}, 0.01)
+        return original(name, problem, timeout)
+
+    monkeypatch.setattr(mod, "_run", lying_z3)
+    d = decide([d1**2 - 2, w1 * d1**2 + 1], [w1], [d1], timeout=10)
+    assert d.status == "unknown" and d.witness is None
+    assert "witness rejected" in d.certificate and "cvc5: unsat" in d.certificate
