@@ -230,6 +230,8 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
                 rate, samples, note = "not derived", "unknown", ""
             if row is None:
                 agreement = "no row"
+            elif rate == "not derived":
+                agreement = "not derived"  # nothing to compare with the row
             elif not stated and reg_e is None and reg_text in ("not stated", ""):
                 agreement = "no row"
             elif note.startswith("affine") and stated:

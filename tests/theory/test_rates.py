@@ -107,3 +107,9 @@ def test_exponents_are_exact_fractions_and_serialise():
     d = p.to_dict()
     assert d["verdict"] == "strongly identifiable"
     assert d["derivation"]["cells"][0]["steps"]
+
+
+def test_nothing_derived_is_not_called_a_disagreement():
+    p = predict(check("tanh(a*x+b)", "sigmoid"), (1, 2))
+    assert p.row is not None
+    assert {r.agreement for r in p.rates} == {"not derived"}
