@@ -213,8 +213,8 @@ def _collocate(exprs: Sequence[sympy.Expr], inputs, seed: int) -> tuple[bool, st
 def _certify(monos: Sequence[Monomial], inputs, seed: int) -> tuple[bool | None, str]:
     """Certify the monomials linearly independent: nonzero minors in ball arithmetic.
 
-    When every monomial has the same exp factor E and an input s occurs only as a power s^k
-    outside E (y in the Gaussian MoE), a relation sum c_j m_j = 0 divided by E is a
+    When the monomials' exp factors are E times factors free of an input s, and s occurs
+    only as a power s^k outside E (y in the Gaussian MoE), a relation sum c_j m_j = 0 divided by E is a
     polynomial in s whose coefficients must vanish: the monomials split into groups by the
     power of s, each certified on its own with s fixed (E != 0 there). Smaller minors, the
     same conclusion.
@@ -223,9 +223,12 @@ def _certify(monos: Sequence[Monomial], inputs, seed: int) -> tuple[bool | None,
         return True, "no monomial to certify"
     inputs = tuple(inputs)
     split = []
-    if monos[0].key and len({m.key[0] for m in monos}) == 1:
+    if monos[0].key:
+        base = monos[0].key[0]
+        extras = [sympy.expand(m.key[0] - base) for m in monos]
         for i, v in enumerate(inputs):
-            if not any(g.has(v) for m in monos for g in m.key[1]):
+            if not any(g.has(v) for m in monos for g in m.key[1]) and \
+                    not any(e.has(v) for e in extras):
                 split.append(i)
     groups: dict[tuple, list[Monomial]] = {}
     for m in monos:
