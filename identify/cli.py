@@ -1,4 +1,4 @@
-"""Command line: ``identify check | rates | simulate | report | catalog | demo``.
+"""Command line: ``identify check | rates | system | simulate | report | catalog | demo``.
 
 Thin by design: parse options, call the library, print text or JSON. Every
 :class:`~identify.errors.IdentifyError` becomes one ``error: ...`` line on stderr and exit
@@ -105,6 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", default="1,2", help="cell sizes: 1 = exact, m > 1 = over-fitted")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("system", help="the coefficient system of an over-fitted cell (rates)")
+    _expert_args(p)
+    p.add_argument("--gate", default="softmax", help="gate name or NAME:key=value (softmax)")
+    p.add_argument("--dim", type=int, default=1, help="input dimension d (default: 1)")
+    p.add_argument("--estimator", default="lse", help="estimator (default: lse)")
+    p.add_argument("--cell", type=int, default=2, help="atoms in the cell (default: 2)")
+    p.add_argument("--order", type=int, default=4, help="level r of the system (default: 4)")
+    p.add_argument("--grading", default=None, help="block weights, e.g. a=2,nu=2 (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the rational true atom")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--latex", action="store_true", help="print the equations in LaTeX")
+
     p = sub.add_parser("catalog", help="list the built-in experts (and gates)")
     p.add_argument("--check", action="store_true", help="analyse every entry: table of verdicts")
     p.add_argument("--dim", type=_int_in(1, MAX_DIM, "the input dimension"), default=1,
@@ -205,8 +217,26 @@ def _rates(args: argparse.Namespace) -> int:
                           **prediction.to_dict()}, indent=2))
     else:
         print(f"identify rates: {result.model.expert.formula}  (gate {result.model.gate.spec}, "
-              f"{result.model.estimator.value}; verdict: {result.verdict.value})")
+              f"{result.model.estimator.value}; check's verdict: {result.verdict.value}; "
+              f"derived verdict: {prediction.verdict.value})")
         print(format_prediction(prediction))
+    return 0
+
+
+def _system(args: argparse.Namespace) -> int:
+    from identify.theory.systemtext import build_system, format_system, latex_system
+    if (args.formula is None) == (args.expert is None):
+        raise IdentifyError("give an expert formula or --expert NAME (one of them)",
+                            hint='e.g. identify system "tanh(a*x+b)" --cell 2 --order 4')
+    s = build_system(args.formula, args.gate, catalog=args.expert, dim=args.dim,
+                     estimator=args.estimator, cell=args.cell, order=args.order,
+                     grading=args.grading, seed=args.seed)
+    if args.json:
+        print(json.dumps(s.to_dict(), indent=2))
+    elif args.latex:
+        print(latex_system(s))
+    else:
+        print(format_system(s))
     return 0
 
 
@@ -369,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"check": _check, "rates": _rates, "simulate": _simulate,
-                    "report": _report, "catalog": _catalog, "demo": _demo}
+                    "report": _report, "catalog": _catalog, "demo": _demo,
+                    "system": _system}
         return commands[args.command](args)
     except IdentifyError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

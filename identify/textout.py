@@ -105,20 +105,21 @@ def format_verdict_table(results: Sequence[CheckResult]) -> str:
 
 
 def format_prediction(p: Prediction) -> str:
-    """The rate table: one row per block, one column per cell size."""
-    cols = [f"cell {m}" + (" (exact)" if m == 1 else " (over-fitted)") for m in p.cell_sizes]
-    by_block: dict[str, dict[int, str]] = {}
-    roles: dict[str, str] = {}
+    """The rate table: derived rates per block and cell size, the registry row beside them."""
+    lines = ["Predicted rates, derived from the model's coefficient system (log factors dropped):"]
+    rows = [(r.block, r.role, str(r.cell_size), r.rate, r.registry or "-", r.agreement)
+            for r in p.rates]
+    lines += _table(rows, ("block", "role", "cell", "derived", "registry (paper)", "cross-check"))
+    lines.append(f"  derived verdict: {p.verdict.value}: {p.verdict_reason}")
+    lines.append("  proofs:")
+    by_proof: dict[tuple[int, str], list[str]] = {}
     for r in p.rates:
-        by_block.setdefault(r.block, {})[r.cell_size] = r.rate
-        roles[r.block] = r.role
-    rows = [(b, roles[b], *[cells[m] for m in p.cell_sizes]) for b, cells in by_block.items()]
-    lines = ["Predicted rates (log factors dropped):"]
-    lines += _table(rows, ("block", "role", *cols))
-    samples = sorted({r.samples for r in p.rates})
-    lines.append("  samples for error eps: " + "; ".join(samples))
+        if r.proof:
+            by_proof.setdefault((r.cell_size, r.proof), []).append(r.block)
+    for (m, proof), blocks in by_proof.items():
+        lines.append(f"    cell {m}, {', '.join(blocks)}: {proof}")
     lines.append(f"  source: {p.provenance}")
-    lines.append(f"  expert matched {p.match}")
+    lines.append(f"  {p.match}")
     for w in p.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)

@@ -7,6 +7,12 @@
 - weakly identifiable: the weak condition holds, the strong one does not.
 - not identifiable: the weak condition fails.
 - inconclusive: a needed certificate was not reached.
+
+This verdict reads the *form* of the relations (duplicates or not), which a change of
+parameters can alter (theory.md section 3, "Caution"). The verdict derived from the cell
+systems, invariant under reparametrisation, is ``identify.theory.classify.derived_verdict``
+(``Prediction.verdict``; printed by ``identify rates`` and ``identify check``); it lives in
+``identify.theory`` because ``identify.symbolic`` must not import it.
 """
 
 from __future__ import annotations

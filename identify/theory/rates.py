@@ -1,36 +1,38 @@
-"""Predicted estimation rates from a verdict: `predict` and its result.
+"""Predicted estimation rates, derived from the model: `predict` and its result.
 
 For each parameter block and each cell size (1 = exact-fitted, m > 1 = over-fitted cell of
-m atoms): the loss exponent e, the rate n^(-1/(2e)) as a formula, the samples needed for an
-error eps, and where the claim comes from (registry row, theorem, arXiv id, and whether the
-expert was matched by name or by its verdict).
+m atoms): the loss exponent e *derived* from the model's coefficient system
+(theory/derive.py), the rate n^(-1/(2e)) as a formula, the samples needed for an error eps,
+the proof, and beside it the registry row (theory.md section 5) as citation and
+cross-check: agree / disagree / no row. The registry row is chosen by the derived verdict
+and the formula (input-independent experts), never by a catalog name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from identify.errors import ConfigError
 from identify.symbolic.check import CheckResult
 from identify.symbolic.verdict import Verdict
 from identify.theory.affine import AffineSplit, affine_directions
+from identify.theory.classify import derived_verdict
+from identify.theory.derive import Derivation, derive
 from identify.theory.registry import REGISTRY, RTILDE, RegistryRow, solvability_index
 
-__all__ = ["BlockRate", "Prediction", "predict", "parse_cells"]
-
-# catalog names matched by name to a registry class (the papers' own examples)
-_BY_NAME = {
-    "ridge-sigmoid": "strong", "ridge-tanh": "strong", "ridge-gelu": "strong",
-    "ridge-softplus": "strong", "linear": "linear", "ridge-identity": "linear",
-    "polynomial-2": "linear", "polynomial-3": "linear", "constant": "input-independent",
-}
+__all__ = ["BlockRate", "Prediction", "predict", "parse_cells", "derivation_for"]
 
 
 @dataclass(frozen=True)
 class BlockRate:
-    """The predicted rate of one parameter block in cells of one size."""
+    """The predicted rate of one parameter block in cells of one size.
+
+    ``exponent`` is the derived loss exponent (None: none proved); ``registry`` the
+    registry row's exponent for the same block as text ("-" when the row states none);
+    ``agreement`` is ``agree``, ``disagree`` or ``no row``.
+    """
 
     block: str
     role: str
@@ -39,16 +41,20 @@ class BlockRate:
     rate: str
     samples: str
     note: str = ""
+    proof: str = ""
+    registry: str = ""
+    agreement: str = "no row"
 
     def to_dict(self) -> dict:
         return {"block": self.block, "role": self.role, "cell_size": self.cell_size,
                 "exponent": None if self.exponent is None else str(self.exponent),
-                "rate": self.rate, "samples": self.samples, "note": self.note}
+                "rate": self.rate, "samples": self.samples, "note": self.note,
+                "proof": self.proof, "registry": self.registry, "agreement": self.agreement}
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Rates for every block and cell size, with their provenance."""
+    """Derived rates for every block and cell size, the derived verdict, the registry row."""
 
     row: RegistryRow | None
     match: str
@@ -57,12 +63,17 @@ class Prediction:
     cell_sizes: tuple[int, ...]
     affine: tuple[AffineSplit, ...]
     warnings: tuple[str, ...]
+    verdict: Verdict = Verdict.INCONCLUSIVE
+    verdict_reason: str = ""
+    derivation: Derivation | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         return {"row": self.row.to_dict() if self.row else None, "match": self.match,
                 "provenance": self.provenance, "cell_sizes": list(self.cell_sizes),
+                "verdict": self.verdict.value, "verdict_reason": self.verdict_reason,
                 "rates": [r.to_dict() for r in self.rates],
                 "affine_directions": [a.to_dict() for a in self.affine],
+                "derivation": self.derivation.to_dict() if self.derivation else None,
                 "warnings": list(self.warnings)}
 
 
@@ -84,28 +95,14 @@ def parse_cells(text: str | Sequence[int]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _expert_class(result: CheckResult) -> tuple[str, str]:
-    """(class, how matched): class in strong / linear / input-independent / weak / degenerate."""
-    expert = result.model.expert
-    if expert.input_independent:
-        return "input-independent", "from the formula (no input appears)"
-    if expert.name in _BY_NAME:
-        return _BY_NAME[expert.name], f"by name (catalog entry {expert.name})"
-    v = result.verdict
-    cls = {Verdict.STRONG: "strong", Verdict.WEAK: "linear", Verdict.NOT: "linear",
-           Verdict.FIRST_ORDER: "degenerate", Verdict.INCONCLUSIVE: "unknown"}[v]
-    return cls, f"by verdict ({v.value})"
-
-
-_CLASS_WORDS = {"strong": ("strongly identifiable", "ffn", "gaussian", "any"),
-                "linear": ("linear", "polynomial", "weakly", "any"),
+_CLASS_WORDS = {Verdict.STRONG: ("strongly identifiable", "ffn", "gaussian", "any"),
+                Verdict.WEAK: ("linear", "polynomial", "weakly", "any"),
                 "input-independent": ("input-independent", "any"),
-                "degenerate": ("any",), "unknown": ()}
+                Verdict.FIRST_ORDER: ("any",), Verdict.NOT: ("any",), Verdict.INCONCLUSIVE: ()}
 
 
-def _find_row(gate: str, estimator: str, cls: str) -> RegistryRow | None:
-    words = _CLASS_WORDS[cls]
-    for w in words:
+def _find_row(gate: str, estimator: str, cls) -> RegistryRow | None:
+    for w in _CLASS_WORDS[cls]:
         for row in REGISTRY:
             if row.gate == gate and row.estimator in (estimator, "any") and \
                     w in row.experts.lower():
@@ -130,71 +127,121 @@ def _exponent(spec, m: int) -> tuple[Fraction | None, str]:
 def _lookup(table: dict, block_name: str, role: str):
     for key in (block_name, {"gate": "gate", "expert": "eta", "variance": "nu"}.get(role), "*"):
         if key in table:
-            return table[key]
-    return None
+            return True, table[key]
+    return False, None
 
 
-def _rate_text(e: Fraction | None, note: str) -> tuple[str, str]:
-    if e is None:
-        if note:
-            return f"n^-1/(2 {note.split(' ')[0]}), {note}", "polynomial, degree unknown (>= 14)"
-        return ("slower than any polynomial, as slow as 1/log n",
-                "exponential: about exp(1/eps) samples")
+def _rate_text(e: Fraction | None) -> tuple[str, str]:
     q = 2 * e
     rate = f"n^-1/{q}" if q.denominator == 1 else f"n^-({q.denominator}/{q.numerator})"
-    if note:
-        rate = f"{rate} ({note})"
     return rate, f"polynomial: about eps^-{q} samples"
 
 
-def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2)) -> Prediction:
-    """Predicted rates for every block of ``result.model`` and every cell size."""
+def _registry_cell(row: RegistryRow | None, block, m: int) -> tuple[str, Fraction | None, bool]:
+    """(text, exponent, stated) of the registry row for a block and a cell size."""
+    if row is None:
+        return "", None, False
+    table = row.exact if m == 1 else row.over
+    found, spec = _lookup(table, block.name, block.role)
+    if not found:
+        return "not stated", None, False
+    e, note = _exponent(spec, m)
+    if e is None:
+        return (f"n^-1/(2 r(m)), {note}" if note else "slower than polynomial"), None, bool(not note)
+    return _rate_text(e)[0] + (f" ({note})" if note else ""), e, True
+
+
+_CACHE: dict = {}
+
+
+def derivation_for(model, cells: Sequence[int], **options) -> Derivation:
+    """The derivation of ``model`` for ``cells`` (always including 1 and 2), cached."""
+    cells = tuple(sorted(set(cells) | {1, 2}))
+    key = (model, cells, tuple(sorted(options.items())))
+    if key not in _CACHE:
+        _CACHE[key] = derive(model, cells, **options)
+    return _CACHE[key]
+
+
+def _has_weight(gate) -> bool:
+    """The cell argument needs a mixing weight per atom: exp(beta0) (softmax-type gates)."""
+    return gate.normaliser in ("softmax", "top-k")
+
+
+def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) -> Prediction:
+    """Derived rates for every block of ``result.model`` and every cell size.
+
+    ``options`` go to :func:`identify.theory.derive.derive` (``timeout``, ``budget``,
+    ``max_level``, ``max_weight``).
+    """
     cells = parse_cells(cell_sizes)
     model = result.model
     gate = model.gate.name
     est = model.estimator.value
-    cls, how = _expert_class(result)
-    row = _find_row(gate, est, cls)
-    match = how
     warnings: list[str] = []
-    if row is None and cls not in ("degenerate", "unknown"):
+    if _has_weight(model.gate):
+        derivation = derivation_for(model, cells, **options)
+        verdict, reason = derived_verdict(derivation)
+    else:
+        derivation = None
+        verdict, reason = Verdict.INCONCLUSIVE, (
+            f"not derived: the {gate} gate has no mixing weight per atom ({model.gate.weight}), "
+            "which the cell argument needs")
+        warnings.append(reason)
+    # the citation row: by the derived verdict, or (no derivation) by check's verdict
+    cls = "input-independent" if model.expert.input_independent else (
+        verdict if derivation is not None else result.verdict)
+    row = _find_row(gate, est, cls)
+    how = ("from the formula (no input appears)" if cls == "input-independent"
+           else f"by the derived verdict ({verdict.value})" if derivation is not None
+           else f"by check's verdict ({result.verdict.value}), as nothing was derived")
+    if row is None and cls in (Verdict.STRONG, Verdict.WEAK, "input-independent"):
         row = _find_row("softmax", est, cls) or _find_row("softmax", "lse", cls)
         if row is not None:
-            match = f"{how}; extrapolated from the softmax row: no registry row for {gate}/{est}"
-            warnings.append(f"no theorem in the registry for the {gate} gate with the {est} "
-                            f"estimator; rates are the softmax row's, applied by verdict")
-    if row is not None:
-        provenance = f"{row.key}: {row.source}, {row.theorem} ({row.provenance})"
-    elif cls == "degenerate":
-        provenance = ("by verdict: a relation among first derivatives makes a direction "
-                      "invisible; no polynomial rate (no registry row)")
-    else:
-        provenance = "no registry row and no certified verdict: no prediction"
-    affine = affine_directions(model.expert) if est == "lse" else ()
+            how += f"; the softmax row, as no row is for {gate}/{est}"
+    match = f"registry row chosen {how}"
+    provenance = ("derived from the model's coefficient system [D] (see the proof per block)"
+                  + (f"; registry cross-check: {row.key}: {row.source}, {row.theorem} "
+                     f"({row.provenance})" if row else "; no registry row to cross-check"))
+    split_ok = est == "lse" and _has_weight(model.gate)
+    affine = affine_directions(model.expert) if split_ok else ()
     affine_names = {a.parameter for a in affine}
     rates: list[BlockRate] = []
     for block in model.blocks:
         for m in cells:
-            if row is None:
-                e, note = None, ""
-                if cls == "unknown":
-                    rates.append(BlockRate(block.name, block.role, m, None, "unknown",
-                                           "unknown", "inconclusive verdict"))
-                    continue
-            else:
-                table = row.exact if m == 1 else row.over
-                if not table:
-                    rates.append(BlockRate(block.name, block.role, m, None,
-                                           "not stated by the source", "not stated", row.note))
-                    continue
-                e, note = _exponent(_lookup(table, block.name, block.role), m)
-            rate, samples = _rate_text(e, note)
-            extra = ""
-            if m > 1 and {s.name for s in block.symbols} & affine_names:
+            be = cd = None
+            if derivation is not None:
+                cd = next((c for c in derivation.cells if c.cell_size == m), None)
+                be = next((x for x in cd.exponents if x.block == block.name), None) if cd else None
+            e = be.exponent if be else None
+            proof = be.proof if be else reason
+            reg_text, reg_e, stated = _registry_cell(row, block, m)
+            if e is not None:
+                rate, samples = _rate_text(e)
+                note = ""
+            elif m > 1 and {s.name for s in block.symbols} & affine_names:
                 rate, samples = "no decay: not consistent (exact two-atom split)", "none suffice"
-                extra = "affine direction, see the split proof"
-            rates.append(BlockRate(block.name, block.role, m, e if not extra else None, rate,
-                                   samples, extra or (row.note if row else "")))
+                note = "affine direction, see the split proof"
+            elif cd is not None and cd.status in ("no finite r", "partial"):
+                rate, samples = ("no polynomial rate proved: solutions at every level tried",
+                                 "unknown")
+                note = be.proof if be else ""
+            else:
+                rate, samples, note = "not derived", "unknown", ""
+            if row is None:
+                agreement = "no row"
+            elif rate == "not derived":
+                agreement = "not derived"  # nothing to compare with the row
+            elif not stated and reg_e is None and reg_text in ("not stated", ""):
+                agreement = "no row"
+            elif note.startswith("affine") and stated:
+                agreement = "disagree"  # the split: no decay at all, not a slow decay
+            elif reg_e == e or (reg_e is None and e is None and stated):
+                agreement = "agree"
+            else:
+                agreement = "disagree"
+            rates.append(BlockRate(block.name, block.role, m, e, rate, samples, note, proof,
+                                   reg_text, agreement))
     if affine and any(m > 1 for m in cells):
         warnings += [a.text for a in affine]
     if gate == "top-k":
@@ -207,4 +254,7 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2)) -> Predicti
             f"wherever that atom is active; with {need} cell(s) of sizes {list(cells)} "
             f"({fitted} fitted experts) and K = {k} of {model.gate.options['experts']} experts "
             f"this {'can hold' if ok else 'fails'} (K >= {need} and experts >= {fitted} needed)")
-    return Prediction(row, match, provenance, tuple(rates), cells, affine, tuple(warnings))
+    if derivation is not None:
+        warnings += list(derivation.notes)
+    return Prediction(row, match, provenance, tuple(rates), cells, affine, tuple(warnings),
+                      verdict, reason, derivation)

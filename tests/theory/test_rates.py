@@ -1,4 +1,4 @@
-"""The rate registry and predictions (theory.md sections 4-6)."""
+"""Predictions: derived exponents beside the registry row (theory.md sections 4-6, issue 9)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from identify import ConfigError, check
 from identify.model.expert import Expert
+from identify.symbolic.verdict import Verdict
 from identify.theory import REGISTRY, predict, solvability_index
 from identify.theory.affine import affine_directions
 
@@ -23,42 +24,49 @@ def test_every_registry_row_cites_an_arxiv_id_and_its_provenance():
         assert row.provenance in {"verified", "recalled"}
 
 
-def test_solvability_indices_are_the_known_values():
+def test_solvability_indices_are_the_papers_values():
     assert [solvability_index("rtilde", m) for m in (2, 3, 4)] == [4, 6, None]
 
 
-def test_strongly_identifiable_softmax_lse_rates_are_half_and_quarter():
+def test_strongly_identifiable_softmax_lse_rates_are_derived_half_and_quarter():
     p = predict(check("tanh(a*x+b)"), (1, 2))
     for block in ("beta1", "a", "b"):
         assert rate(p, block, 1).exponent == 1 and rate(p, block, 1).rate == "n^-1/2"
         assert rate(p, block, 2).exponent == 2 and rate(p, block, 2).rate == "n^-1/4"
-    assert p.match.startswith("by verdict")
+        assert rate(p, block, 2).agreement == "agree"
+        assert "no real solution" in rate(p, block, 2).proof
+    assert p.verdict is Verdict.STRONG
+    assert "derived verdict" in p.match
     assert "arXiv:2503.03213" in p.provenance
 
 
-def test_catalog_expert_is_matched_by_name():
-    p = predict(check(catalog="ridge-tanh"))
-    assert p.match.startswith("by name")
+def test_no_rate_depends_on_the_catalog_name():
+    by_name = predict(check(catalog="ridge-tanh"), (1, 2))
+    by_formula = predict(check("tanh(a*x + b)"), (1, 2))
+    assert [(r.block, r.cell_size, r.exponent) for r in by_name.rates] == \
+        [(r.block, r.cell_size, r.exponent) for r in by_formula.rates]
+    assert "name" not in by_name.match
+    import identify.theory.rates as rates_module
+    assert not hasattr(rates_module, "_BY_NAME")
 
 
-def test_linear_experts_are_slower_than_polynomial_and_affine_directions_do_not_decay():
+def test_linear_experts_have_no_polynomial_rate_and_affine_directions_do_not_decay():
     p = predict(check("a*x+b"), (1, 2))
     assert rate(p, "beta1", 2).exponent is None
-    assert "slower than any polynomial" in rate(p, "beta1", 2).rate
-    assert "exponential" in rate(p, "beta1", 2).samples
+    assert "no polynomial rate proved" in rate(p, "beta1", 2).rate
     assert rate(p, "a", 2).rate.startswith("no decay")
+    assert rate(p, "a", 2).agreement == "disagree"  # the registry says slow, the split says none
     assert {a.parameter for a in p.affine} == {"a", "b"}
     assert rate(p, "a", 1).rate == "n^-1/2"
+    assert p.verdict is Verdict.WEAK
+    assert p.derivation.cell(2).status == "no finite r"
 
 
-def test_gaussian_linear_experts_follow_r_tilde():
-    p = predict(check("a*x+b", estimator="gaussian"), (1, 2, 3, 4))
-    assert rate(p, "beta1", 2).exponent == 4  # n^-1/(2 rt(2)) = n^-1/8
-    assert rate(p, "beta1", 2).rate.startswith("n^-1/8")
-    assert rate(p, "a", 2).exponent == 2  # n^-1/rt(2) = n^-1/4
-    assert rate(p, "b", 3).exponent == 6
-    assert rate(p, "nu", 3).exponent == 3
-    assert rate(p, "b", 4).exponent is None and ">= 7, unknown" in rate(p, "b", 4).rate
+def test_the_split_is_not_applied_under_the_sigmoid_gate():
+    p = predict(check("a*x+b", "sigmoid"), (1, 2))
+    assert p.affine == ()
+    assert not any(r.rate.startswith("no decay") for r in p.rates)
+    assert p.derivation is None and "no mixing weight" in p.verdict_reason
 
 
 def test_input_independent_expert_is_recognised_from_the_formula_not_the_name():
@@ -73,10 +81,11 @@ def test_affine_split_is_proved_for_the_output_scale_only():
     assert splits[0].proof.startswith("exact")
 
 
-def test_temperature_gate_prediction_is_slower_than_polynomial():
+def test_temperature_gate_is_first_order_degenerate_from_the_derivation():
     p = predict(check("tanh(a*x+b)", "temperature"), (1, 2))
-    assert p.row.key == "temperature-any"
+    assert p.verdict is Verdict.FIRST_ORDER
     assert rate(p, "tau", 1).exponent is None
+    assert p.row.key == "temperature-any"
 
 
 def test_top_k_reports_coverage():
@@ -92,6 +101,15 @@ def test_bad_cell_sizes_are_refused(cells):
         predict(check("tanh(a*x)", order=1, atoms=1), cells)
 
 
-def test_exponents_are_exact_fractions():
+def test_exponents_are_exact_fractions_and_serialise():
     p = predict(check("tanh(a*x+b)"), (2,))
     assert all(isinstance(r.exponent, Fraction) for r in p.rates)
+    d = p.to_dict()
+    assert d["verdict"] == "strongly identifiable"
+    assert d["derivation"]["cells"][0]["steps"]
+
+
+def test_nothing_derived_is_not_called_a_disagreement():
+    p = predict(check("tanh(a*x+b)", "sigmoid"), (1, 2))
+    assert p.row is not None
+    assert {r.agreement for r in p.rates} == {"not derived"}
