@@ -126,7 +126,7 @@ def _run_check(args: argparse.Namespace) -> CheckResult:
 
 def _check(args: argparse.Namespace) -> int:
     # progress (stage names) on stderr, never on stdout and never with --json
-    handler = None
+    handler, level = None, progress_log.level
     if not args.quiet and not args.json:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("check: %(message)s"))
@@ -137,6 +137,7 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         if handler is not None:
             progress_log.removeHandler(handler)
+            progress_log.setLevel(level)
     prediction = predict(result, parse_cells(args.cells))
     written = []
     if args.graph:

@@ -173,29 +173,38 @@ class _Collocation:
 
     def rows(self, atoms: Sequence[Sequence[Fraction]], count: int
              ) -> tuple[list[list[arb]], list[tuple[Fraction, ...]]] | None:
+        """``count`` rows on every smooth piece met (so that a piece's own rank shows), or
+        at least ``count`` rows in all when a piece is too rare to fill; None if fewer."""
         thetas = [[to_arb(v) for v in atom] for atom in atoms]
         rows: list[list[arb]] = []
         points: list[tuple[Fraction, ...]] = []
+        per_piece: dict[tuple, int] = {}
         attempts = 0
-        while len(rows) < count:
+        while not per_piece or min(per_piece.values()) < count:
             attempts += 1
-            if attempts > 10 * count + 40:
-                return None
+            if attempts > 60 * count + 100:
+                break
             x = self.sampler.input_point(self.n_inputs, self.positive)
             if x in points:
                 continue
             xa = [to_arb(v) for v in x]
             row: list[arb] = []
+            pattern: list[tuple[int, ...]] = []
             try:
                 for theta in thetas:
                     row.extend(self.program(xa + theta))
+                    pattern.append(self.program.pattern)
             except (NonSmoothPoint, ZeroDivisionError, ValueError):
                 continue
             if not is_finite(row) or all(v.is_zero() for v in row):
                 continue  # e.g. a dead relu's side under least squares: no information
+            piece = tuple(pattern)
+            if per_piece.get(piece, 0) >= count:
+                continue
+            per_piece[piece] = per_piece.get(piece, 0) + 1
             rows.append(row)
             points.append(x)
-        return rows, points
+        return (rows, points) if len(rows) >= count else None
 
 
 def analyze_family(

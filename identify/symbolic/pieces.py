@@ -31,7 +31,7 @@ __all__ = ["kink_arguments", "prove_on_pieces", "kinks_cross", "finite_at", "MIN
 MIN_SIDE_SHARE = Fraction(1, 8)
 #: proofs on pieces enumerate 2^k sign assignments; beyond this many kinks: not proved
 MAX_KINKS = 8
-_SCREEN_POINTS = 48
+_SCREEN_POINTS = 160
 
 
 def _canonical(z: sympy.Expr) -> tuple[sympy.Expr, int]:

@@ -1,0 +1,56 @@
+"""The time budget of `check` and its progress messages (issue 10, part 3)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from identify import ConfigError, Verdict, check
+from identify.cli import main
+
+
+def test_a_spent_budget_ends_inconclusive_with_what_was_proved():
+    start = time.perf_counter()
+    r = check("gelu(a*x+b)", order=3, budget=0.05)
+    assert time.perf_counter() - start < 60
+    assert r.verdict is Verdict.INCONCLUSIVE
+    assert not r.family.complete
+    assert any("time budget of 0.05 s was spent" in n for n in r.notes)
+    assert "time budget" in r.reason
+
+
+def test_a_proved_first_order_relation_stands_when_the_budget_is_spent():
+    r = check("exp(a*x)", budget=0.01)
+    assert r.verdict is Verdict.FIRST_ORDER  # dF/dbeta1 = dF/da, identical expressions
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "10"])
+def test_a_bad_budget_is_one_clear_error(bad):
+    with pytest.raises(ConfigError, match="budget"):
+        check("tanh(a*x+b)", budget=bad)
+
+
+def test_progress_goes_to_stderr_and_never_to_stdout(capsys):
+    assert main(["check", "tanh(a*x+b)"]) == 0
+    out, err = capsys.readouterr()
+    assert "check: gated family" in err and "check: gated family" not in out
+    assert "strongly identifiable" in out
+
+
+def test_quiet_and_json_have_no_progress(capsys):
+    assert main(["check", "tanh(a*x+b)", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "strongly identifiable" in out
+    assert main(["check", "tanh(a*x+b)", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["verdict"] == "strongly identifiable"
+
+
+def test_cli_budget_flag(capsys):
+    assert main(["check", "gelu(a*x+b)", "--order", "3", "--budget", "0.05", "--quiet"]) == 0
+    out, _ = capsys.readouterr()
+    assert "inconclusive" in out
+    assert main(["check", "tanh(a*x+b)", "--budget", "-3"]) == 2
+    assert "budget" in capsys.readouterr().err
