@@ -239,6 +239,8 @@ def analyze_family(
     unproved: list[int] = []
     prec = precisions[0]
     elim = Elimination()
+    seen_deps: list[int] | None = None
+    ctx = None
     for attempt, prec in enumerate(precisions):
         with workprec(prec):
             n_rows = (len(reps) + ROW_MARGIN) * (attempt + 1)
@@ -255,6 +257,14 @@ def analyze_family(
                                       tuple(rep_members), len(atoms), 0, None, tuple(notes))
             A, pts = got
             elim = eliminate(A)
+            deps = [c for c, _ in elim.dependent]
+            if deps and deps != seen_deps and attempt + 1 < len(precisions):
+                # a candidate can be an artefact of too few rows or bits: confirm it at the
+                # next precision, with more rows, before searching for its relation
+                seen_deps = deps
+                log.info("%s: %d candidate relation(s) at %d bits, confirming", stage, len(deps),
+                         prec)
+                continue
             ctx = SearchContext(program, rep_members, len(inputs), params, positive_params,
                                 positive_inputs, seed, budget, pivots=tuple(elim.pivot_cols),
                                 dependent=tuple(c for c, _ in elim.dependent),
@@ -315,7 +325,7 @@ def analyze_family(
     if unproved:
         notes.append(f"{len(unproved)} member(s) looked dependent at {prec} bits but no relation "
                      "was proved: inconclusive")
-        if ctx.unrecognised:
+        if ctx is not None and ctx.unrecognised:
             notes.append("some coefficients are not rational at rational parameter values (e.g. "
                          "exp(b)): relations whose coefficients are not rational functions of "
                          "the parameters are outside the search")
