@@ -124,12 +124,31 @@ def _run_check(args: argparse.Namespace) -> CheckResult:
                  budget=getattr(args, "budget", DEFAULT_BUDGET))
 
 
+#: progress messages start once `check` has run this many seconds (short work stays silent)
+PROGRESS_AFTER = 2.0
+
+
+class _LongWork(logging.Filter):
+    """Pass records only after PROGRESS_AFTER seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import time
+
+        self._clock = time.perf_counter
+        self._start = self._clock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._clock() - self._start >= PROGRESS_AFTER
+
+
 def _check(args: argparse.Namespace) -> int:
     # progress (stage names) on stderr, never on stdout and never with --json
     handler, level = None, progress_log.level
     if not args.quiet and not args.json:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("check: %(message)s"))
+        handler.addFilter(_LongWork())
         progress_log.addHandler(handler)
         progress_log.setLevel(logging.INFO)
     try:

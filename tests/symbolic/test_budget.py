@@ -32,14 +32,21 @@ def test_a_bad_budget_is_one_clear_error(bad):
         check("tanh(a*x+b)", budget=bad)
 
 
-def test_progress_goes_to_stderr_and_never_to_stdout(capsys):
+def test_short_work_prints_no_progress(capsys):
+    assert main(["check", "tanh(a*x)"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_goes_to_stderr_and_never_to_stdout(capsys, monkeypatch):
+    monkeypatch.setattr("identify.cli.PROGRESS_AFTER", 0.0)  # as if the work were long
     assert main(["check", "tanh(a*x+b)"]) == 0
     out, err = capsys.readouterr()
     assert "check: gated family" in err and "check: gated family" not in out
     assert "strongly identifiable" in out
 
 
-def test_quiet_and_json_have_no_progress(capsys):
+def test_quiet_and_json_have_no_progress(capsys, monkeypatch):
+    monkeypatch.setattr("identify.cli.PROGRESS_AFTER", 0.0)
     assert main(["check", "tanh(a*x+b)", "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and "strongly identifiable" in out
