@@ -23,7 +23,7 @@ from identify.symbolic.budget import DEFAULT_BUDGET, Budget, log
 from identify.symbolic.conditions import ConditionResult, evaluate_conditions
 from identify.symbolic.family import is_smooth, taylor_family
 from identify.symbolic.graph import graph_edges, interaction_graph
-from identify.symbolic.pieces import MIN_SIDE_SHARE, finite_at, kinks_cross
+from identify.symbolic.pieces import MIN_SIDE_SHARE, finite_at, kinks_cross, piece_count
 from identify.symbolic.points import PointSampler
 from identify.symbolic.verdict import Verdict, decide
 
@@ -32,6 +32,7 @@ __all__ = ["CheckResult", "check", "MAX_ORDER", "MAX_ATOMS"]
 MAX_ORDER = 4
 MAX_ATOMS = 6
 MAX_DRAWS = 40
+SCREEN_DRAWS = 6  # draws compared for their number of smooth pieces
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,28 @@ def _draw_atoms(F: sympy.Expr, model: Model, params, k: int, positive, seed: int
     ``F`` crosses it (a fair share on each side); True when such atoms were found, else the
     first atoms at which F is finite (or the first draw) and False."""
     first = finite = None
+    passing: list[tuple[int, dict]] = []  # single atoms whose kinks all cross the domain
     for draw in range(MAX_DRAWS):
         atoms = PointSampler(seed + 7 * draw).atoms(params, k, positive)
         first = first or atoms
-        if not all(finite_at(F, model.inputs, params, a, seed=seed) for a in atoms):
-            continue
-        finite = finite or atoms
-        if all(kinks_cross(F, model.inputs, params, a, seed=seed) for a in atoms):
-            return atoms, True
+        ok = [a for a in atoms if finite_at(F, model.inputs, params, a, seed=seed)]
+        if len(ok) == k:
+            finite = finite or atoms
+        # among atoms whose kinks all cross the domain, those with as many smooth pieces
+        # (where F is not zero) as any of the first few: a relu active on one side of the
+        # Laplace centre only is not generic
+        passing += [(piece_count(F, model.inputs, params, a, seed=seed), a) for a in ok
+                    if kinks_cross(F, model.inputs, params, a, seed=seed)]
+        if len(passing) >= SCREEN_DRAWS * k:
+            break
+    if passing:
+        best = max(score for score, _ in passing)
+        chosen: list[dict] = []
+        for score, a in passing:
+            if score == best and all(a[s] != b[s] for b in chosen for s in params):
+                chosen.append(a)
+        if len(chosen) >= k:
+            return chosen[:k], True
     return finite or first, False
 
 

@@ -24,13 +24,15 @@ from identify.symbolic.arbeval import _KINKS, ArbProgram, NonSmoothPoint, piece_
 from identify.symbolic.points import PointSampler
 from identify.symbolic.proofs import prove_zero
 
-__all__ = ["kink_arguments", "prove_on_pieces", "kinks_cross", "finite_at", "MIN_SIDE_SHARE",
-           "MAX_KINKS"]
+__all__ = ["kink_arguments", "prove_on_pieces", "kinks_cross", "finite_at", "piece_count",
+           "MIN_SIDE_SHARE", "MIN_PIECE_SHARE", "MAX_KINKS"]
 
 #: each side of every kink must hold at least this share of the sampled input points
 MIN_SIDE_SHARE = Fraction(1, 8)
 #: proofs on pieces enumerate 2^k sign assignments; beyond this many kinks: not proved
 MAX_KINKS = 8
+#: a smooth piece counts when it holds this share of the inputs where F is not zero
+MIN_PIECE_SHARE = Fraction(1, 16)
 _SCREEN_POINTS = 160
 
 
@@ -127,3 +129,31 @@ def finite_at(expr: sympy.Expr, inputs: Sequence[sympy.Symbol], params: Sequence
             if good >= 12:
                 return True
     return False
+
+
+def piece_count(expr: sympy.Expr, inputs: Sequence[sympy.Symbol], params: Sequence[sympy.Symbol],
+                atom: dict[sympy.Symbol, Fraction], seed: int = 0) -> int:
+    """How many smooth pieces (sign patterns of the kink arguments) ``expr`` is nonzero on at
+    ``atom``, counting those with at least MIN_PIECE_SHARE of the sampled inputs where it is
+    nonzero: with a relu and the Laplace kernel, an atom whose relu is active on one side of W
+    only analyses a smaller family than one whose active side straddles W."""
+    keys = kink_arguments(expr)
+    if not keys:
+        return 1
+    program = ArbProgram([*keys, expr], list(inputs) + list(params))
+    sampler = PointSampler(seed + 1)
+    counts: dict[tuple[int, ...], int] = {}
+    with workprec(128):
+        th = [to_arb(atom[s]) for s in params]
+        for _ in range(_SCREEN_POINTS):
+            x = [to_arb(v) for v in sampler.input_point(len(inputs))]
+            try:
+                *zs, f = program(x + th)
+            except (NonSmoothPoint, ZeroDivisionError, ValueError):
+                continue
+            if not f.is_finite() or f.is_zero() or any(z.contains(0) for z in zs):
+                continue
+            pattern = tuple(1 if z > 0 else -1 for z in zs)
+            counts[pattern] = counts.get(pattern, 0) + 1
+    total = sum(counts.values())
+    return sum(1 for c in counts.values() if c >= MIN_PIECE_SHARE * total)

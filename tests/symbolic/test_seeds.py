@@ -68,6 +68,14 @@ def test_relu_under_the_sigmoid_gate_has_one_answer():
     assert len({relation_texts(r) for r in results}) == 1
 
 
+@pytest.mark.parametrize("gate", sorted(set(GATES) - {"hierarchical"}))
+def test_relu_ridge_has_one_verdict_under_every_gate_fast_subset(gate):
+    results = [check(catalog="ridge-relu", gate=gate, seed=s) for s in range(3)]
+    assert len({r.verdict for r in results}) == 1
+    assert len({relation_texts(r) for r in results}) == 1
+    assert all(r.family.complete for r in results)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("gate", sorted(GATES))
 @pytest.mark.parametrize("expert", sorted(CATALOG))
