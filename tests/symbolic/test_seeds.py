@@ -83,3 +83,11 @@ def test_every_catalog_expert_and_gate_has_one_verdict_over_ten_seeds(gate, expe
     verdicts = {check(catalog=expert, gate=gate, seed=s).verdict for s in SEEDS}
     assert len(verdicts) == 1, verdicts
     assert verdicts != {Verdict.INCONCLUSIVE}
+
+
+@pytest.mark.parametrize("gate", ["softmax", "sigmoid"])
+def test_relu_ridge_with_three_atoms_is_complete(gate):
+    for s in range(2):
+        r = check("relu(a*x+b)", gate, atoms=3, seed=s)
+        assert r.verdict is Verdict.WEAK and r.family.complete
+        assert r.family.joint_rank == 3 * r.family.rank
