@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy
-from flint import arb
 
-from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, is_finite, to_arb, workprec
+from identify.symbolic.arbeval import ArbProgram, workprec
 from identify.symbolic.budget import Budget, log
+from identify.symbolic.collocation import Collocation as _Collocation
 from identify.symbolic.family import Member
 from identify.symbolic.linalg import Elimination, dependent_coefficients, eliminate
 from identify.symbolic.points import PointSampler
@@ -159,52 +159,6 @@ def _structural(members: Sequence[Member]) -> tuple[list[Relation], list[Relatio
             seen[m.expr] = i
             reps.append(i)
     return zeros, dups, reps
-
-
-class _Collocation:
-    """Rows of member values at rational input points of the whole input domain (every
-    smooth piece of a non-smooth family), for fixed atoms."""
-
-    def __init__(self, program: ArbProgram, n_inputs: int, sampler: PointSampler, positive: bool):
-        self.program = program
-        self.n_inputs = n_inputs
-        self.sampler = sampler
-        self.positive = positive
-
-    def rows(self, atoms: Sequence[Sequence[Fraction]], count: int
-             ) -> tuple[list[list[arb]], list[tuple[Fraction, ...]]] | None:
-        """``count`` rows on every smooth piece met (so that a piece's own rank shows), or
-        at least ``count`` rows in all when a piece is too rare to fill; None if fewer."""
-        thetas = [[to_arb(v) for v in atom] for atom in atoms]
-        rows: list[list[arb]] = []
-        points: list[tuple[Fraction, ...]] = []
-        per_piece: dict[tuple, int] = {}
-        attempts = 0
-        while not per_piece or min(per_piece.values()) < count:
-            attempts += 1
-            if attempts > 60 * count + 100:
-                break
-            x = self.sampler.input_point(self.n_inputs, self.positive)
-            if x in points:
-                continue
-            xa = [to_arb(v) for v in x]
-            row: list[arb] = []
-            pattern: list[tuple[int, ...]] = []
-            try:
-                for theta in thetas:
-                    row.extend(self.program(xa + theta))
-                    pattern.append(self.program.pattern)
-            except (NonSmoothPoint, ZeroDivisionError, ValueError):
-                continue
-            if not is_finite(row) or all(v.is_zero() for v in row):
-                continue  # e.g. a dead relu's side under least squares: no information
-            piece = tuple(pattern)
-            if per_piece.get(piece, 0) >= count:
-                continue
-            per_piece[piece] = per_piece.get(piece, 0) + 1
-            rows.append(row)
-            points.append(x)
-        return (rows, points) if len(rows) >= count else None
 
 
 def analyze_family(

@@ -23,8 +23,9 @@ from math import gcd, isqrt, lcm
 import sympy
 from flint import arb, fmpq, fmpq_mat
 
-from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, is_finite, to_arb, workprec
+from identify.symbolic.arbeval import ArbProgram, workprec
 from identify.symbolic.budget import Budget
+from identify.symbolic.collocation import Collocation
 from identify.symbolic.family import Member
 from identify.symbolic.linalg import dependent_coefficients, eliminate
 from identify.symbolic.pieces import prove_on_pieces
@@ -208,21 +209,12 @@ class SearchContext:
         need = len(self.pivots) + _ROW_MARGIN
         for prec in _PRECISIONS:
             with workprec(prec):
-                points = PointSampler(self.seed + 31 + prec)
-                th = [to_arb(v) for v in theta]
-                rows: list[list[arb]] = []
-                for _ in range(20 * need + 40):
-                    if len(rows) >= need:
-                        break
-                    x = [to_arb(v) for v in points.input_point(self.n_inputs, self.positive_inputs)]
-                    try:
-                        f = self.program(x + th)
-                    except (NonSmoothPoint, ZeroDivisionError, ValueError):
-                        continue
-                    if is_finite(f) and not all(v.is_zero() for v in f):
-                        rows.append(f)
-                if len(rows) < need:
+                coll = Collocation(self.program, self.n_inputs,
+                                   PointSampler(self.seed + 31 + prec), self.positive_inputs)
+                got = coll.rows([list(theta)], need)
+                if got is None:
                     return None
+                rows = got[0]
                 elim = eliminate(rows)
                 if elim.pivot_cols != list(self.pivots):
                     return None  # not generic enough here
