@@ -21,7 +21,7 @@ from identify.model.model import GAUSSIAN_RESERVED, Estimator, Model, build_mode
 from identify.symbolic.analysis import FamilyAnalysis, analyze_family
 from identify.symbolic.budget import DEFAULT_BUDGET, Budget, log
 from identify.symbolic.conditions import ConditionResult, evaluate_conditions
-from identify.symbolic.family import is_smooth, taylor_family
+from identify.symbolic.family import CONDITIONS, is_smooth, taylor_family
 from identify.symbolic.graph import graph_edges, interaction_graph
 from identify.symbolic.pieces import MIN_SIDE_SHARE, finite_at, kinks_cross, piece_count
 from identify.symbolic.points import PointSampler
@@ -142,6 +142,19 @@ def _draw_atoms(F: sympy.Expr, model: Model, params, k: int, positive, seed: int
     return finite or first, False
 
 
+def _spent(model: Model, order: int, members, k: int, clock: Budget, start: float
+           ) -> CheckResult:
+    """The result when the budget is spent before the family is built: inconclusive."""
+    note = clock.note or "the time budget was spent"
+    family = FamilyAnalysis(tuple(members), (), (), 0, tuple(members), k, 0, None, (note,))
+    conditions = {key: ConditionResult(key, title, statement, source, None, (family,))
+                  for key, (title, statement, source) in CONDITIONS.items()}
+    return CheckResult(model=model, order=order, atoms=(), family=family, conditions=conditions,
+                       verdict=Verdict.INCONCLUSIVE, reason=f"no proof either way: {note}",
+                       graph=interaction_graph(model.blocks, ()),
+                       seconds=time.perf_counter() - start, notes=(note,))
+
+
 def _validate_int(value: object, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ConfigError(f"{name} must be an integer from {lo} to {hi}, got {value!r}",
@@ -213,7 +226,9 @@ def check(
     positive = {s for b in model.blocks if b.positive for s in b.symbols}
     F = model.product()
     log.info("family: derivatives of order <= %d in %d parameters", order, len(params))
-    members = taylor_family(F, params, order)
+    members = taylor_family(F, params, order, stop=lambda: clock.expired("the derivatives"))
+    if clock.spent_in is not None:
+        return _spent(model, order, members, atoms, clock, start)
     retry_note = None
     screened = False
     for attempt in range(3):

@@ -61,3 +61,13 @@ def test_cli_budget_flag(capsys):
     assert "inconclusive" in out
     assert main(["check", "tanh(a*x+b)", "--budget", "-3"]) == 2
     assert "budget" in capsys.readouterr().err
+
+
+def test_a_huge_family_stops_at_the_budget():
+    # ridge-tanh at d = 8, order 4: thousands of derivatives; minutes without a budget
+    start = time.perf_counter()
+    r = check(catalog="ridge-tanh", dim=8, order=4, atoms=6, budget=2)
+    assert time.perf_counter() - start < 60
+    assert r.verdict is Verdict.INCONCLUSIVE
+    assert any("spent during the derivatives" in n for n in r.notes)
+    assert r.to_dict()["verdict"] == "inconclusive"
