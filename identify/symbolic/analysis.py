@@ -100,6 +100,7 @@ class FamilyAnalysis:
     joint_rank: int
     certificate: RankCertificate | None
     notes: tuple[str, ...] = field(default=())
+    stopped: bool = False  # the time budget ended the analysis before the family was built
 
     @property
     def size(self) -> int:
@@ -108,7 +109,7 @@ class FamilyAnalysis:
     @property
     def complete(self) -> bool:
         """Every relation is accounted for: rank + relations = size, and atoms do not interact."""
-        return (not self.unproved
+        return (not self.stopped and not self.unproved
                 and self.rank + len(self.relations) + len(self.zero_functions) == self.size
                 and self.joint_rank >= self.atoms * self.rank)
 

@@ -146,7 +146,8 @@ def _spent(model: Model, order: int, members, k: int, clock: Budget, start: floa
            ) -> CheckResult:
     """The result when the budget is spent before the family is built: inconclusive."""
     note = clock.note or "the time budget was spent"
-    family = FamilyAnalysis(tuple(members), (), (), 0, tuple(members), k, 0, None, (note,))
+    family = FamilyAnalysis(tuple(members), (), (), 0, tuple(members), k, 0, None, (note,),
+                            stopped=True)
     conditions = {key: ConditionResult(key, title, statement, source, None, (family,))
                   for key, (title, statement, source) in CONDITIONS.items()}
     return CheckResult(model=model, order=order, atoms=(), family=family, conditions=conditions,

@@ -21,9 +21,22 @@ def test_a_spent_budget_ends_inconclusive_with_what_was_proved():
     assert "time budget" in r.reason
 
 
-def test_a_proved_first_order_relation_stands_when_the_budget_is_spent():
-    r = check("exp(a*x)", budget=0.01)
-    assert r.verdict is Verdict.FIRST_ORDER  # dF/dbeta1 = dF/da, identical expressions
+def test_what_was_proved_stands_when_the_budget_is_spent():
+    import sympy
+
+    from identify.symbolic.analysis import analyze_family
+    from identify.symbolic.budget import Budget
+    from identify.symbolic.family import taylor_family
+
+    x, beta1, a = sympy.symbols("x beta1 a", real=True)
+    spent = Budget(1e-9)
+    time.sleep(0.01)
+    members = taylor_family(sympy.exp(beta1 * x) * sympy.exp(a * x), [beta1, a], 2)
+    fam = analyze_family(members, [x], [beta1, a], [{beta1: sympy.Rational(1, 3),
+                                                     a: sympy.Rational(2, 5)}], budget=spent)
+    # the structural pass proves dF/dbeta1 = dF/da (identical expressions) before any search
+    assert any(r.text == "dF/dbeta1 = dF/da" for r in fam.relations)
+    assert not fam.complete and spent.note
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "10"])
