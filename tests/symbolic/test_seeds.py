@@ -80,9 +80,9 @@ def test_relu_ridge_has_one_verdict_under_every_gate_fast_subset(gate):
 @pytest.mark.parametrize("gate", sorted(GATES))
 @pytest.mark.parametrize("expert", sorted(CATALOG))
 def test_every_catalog_expert_and_gate_has_one_verdict_over_ten_seeds(gate, expert):
-    verdicts = {check(catalog=expert, gate=gate, seed=s).verdict for s in SEEDS}
-    assert len(verdicts) == 1, verdicts
-    assert verdicts != {Verdict.INCONCLUSIVE}
+    results = [check(catalog=expert, gate=gate, seed=s) for s in SEEDS]
+    assert len({r.verdict for r in results}) == 1, [r.verdict.value for r in results]
+    assert len({relation_texts(r) for r in results}) == 1  # the relation kinds do not flip
 
 
 @pytest.mark.parametrize("gate", ["softmax", "sigmoid"])
