@@ -16,7 +16,10 @@ from flint import arb
 from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, is_finite, to_arb
 from identify.symbolic.points import PointSampler
 
-__all__ = ["Collocation"]
+__all__ = ["Collocation", "MIN_ATTEMPTS_PER_ROW"]
+
+#: points drawn per requested row before a non-smooth family's sampling may stop
+MIN_ATTEMPTS_PER_ROW = 16
 
 
 class Collocation:
@@ -38,7 +41,11 @@ class Collocation:
         points: list[tuple[Fraction, ...]] = []
         per_piece: dict[tuple, int] = {}
         attempts = 0
-        while not per_piece or min(per_piece.values()) < count:
+        kinked = False
+        # a non-smooth family keeps sampling long enough to meet its rarer pieces (atoms are
+        # chosen so that each piece holds at least 1/16 of the inputs where F is not zero)
+        while (not per_piece or min(per_piece.values()) < count
+               or (kinked and attempts < MIN_ATTEMPTS_PER_ROW * count)):
             attempts += 1
             if attempts > 60 * count + 100:
                 break
@@ -57,6 +64,7 @@ class Collocation:
             if not is_finite(row) or all(v.is_zero() for v in row):
                 continue  # e.g. a dead relu's side under least squares: no information
             piece = tuple(pattern)
+            kinked = kinked or any(pattern)
             if per_piece.get(piece, 0) >= count:
                 continue
             per_piece[piece] = per_piece.get(piece, 0) + 1
