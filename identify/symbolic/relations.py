@@ -321,15 +321,17 @@ def _reconstruct(ctx: SearchContext, support: Sequence[int], relevant: Sequence[
     points theta_j, where member_last = sum_i v_i(theta) member_i."""
     n_terms = len(support)
     usable: list[tuple[list[fmpq], list[fmpq]]] = []
+    seen: set[tuple[Fraction, ...]] = set()  # distinct points in the relevant parameters only
     index = 0
-    for degree in range(MAX_DEGREE + 1):
+    degree, extra = 0, 0
+    while degree <= MAX_DEGREE:
         if ctx.budget.expired("the relation search"):
             return []
         exps = _exponents(len(relevant), degree)
         unknowns = n_terms * len(exps)
         if unknowns > MAX_UNKNOWNS:
             return []
-        want = -(-(unknowns - 1) // (n_terms - 1)) + 3
+        want = (-(-(unknowns - 1) // (n_terms - 1)) + 3) * (1 + extra)
         misses = 0
         while len(usable) < want:
             got = ctx.sample(index)
@@ -337,11 +339,13 @@ def _reconstruct(ctx: SearchContext, support: Sequence[int], relevant: Sequence[
             if got is None:
                 return []
             r = ctx.ratios(support, got[1])
-            if r is None:
+            key = tuple(got[0][i] for i in relevant)
+            if r is None or key in seen:
                 misses += 1
                 if misses > 20 + want:
                     return []
                 continue
+            seen.add(key)
             usable.append(([fmpq(v.numerator, v.denominator) for v in got[0]],
                            [fmpq(v.numerator, v.denominator) for v in r]))
         rows = []
@@ -362,6 +366,10 @@ def _reconstruct(ctx: SearchContext, support: Sequence[int], relevant: Sequence[
         numer, _ = fmpq_mat(rows).numer_denom()
         basis, nullity = numer.nullspace()
         if nullity == 0:
+            degree, extra = degree + 1, 0
+            continue
+        if nullity > 1 and extra < 2:
+            extra += 1  # the lowest degree has one solution up to scale: more points
             continue
         return [([*exps], [int(basis[k, j]) for k in range(unknowns)])
                 for j in range(min(int(nullity), 3))]
