@@ -331,7 +331,7 @@ def _reconstruct(ctx: SearchContext, support: Sequence[int], relevant: Sequence[
         unknowns = n_terms * len(exps)
         if unknowns > MAX_UNKNOWNS:
             return []
-        want = (-(-(unknowns - 1) // (n_terms - 1)) + 3) * (1 + extra)
+        want = -(-(unknowns - 1) // (n_terms - 1)) + 3 + extra * (len(exps) + 3)
         misses = 0
         while len(usable) < want:
             got = ctx.sample(index)
@@ -339,8 +339,9 @@ def _reconstruct(ctx: SearchContext, support: Sequence[int], relevant: Sequence[
             if got is None:
                 return []
             r = ctx.ratios(support, got[1])
+            # a point repeating another in the relevant parameters repeats its equations
             key = tuple(got[0][i] for i in relevant)
-            if r is None or key in seen:
+            if r is None or (relevant and key in seen):
                 misses += 1
                 if misses > 20 + want:
                     return []
