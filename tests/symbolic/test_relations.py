@@ -89,3 +89,10 @@ def test_condition_evidence_names_a_failing_atom_that_is_not_the_first():
     from dataclasses import replace
     mixed = replace(c, holds=False, analyses=(fine, bad))
     assert "= 0" in mixed.evidence or "h" in mixed.evidence
+
+
+def test_bias_free_gelu_at_order_four_is_complete():
+    # coefficients in one parameter (a) of degree 4: sample points must differ in a
+    r = check("gelu(a*x)", order=4)
+    assert r.family.complete and r.family.rank == 12 and len(r.relations) == 3
+    assert "4*a dF/da + a**3 d3F/da3 + a**4 d4F/(dbeta1^2 da2) = 4 F + 2*a**2 d2F/da2" in texts(r)
