@@ -8,7 +8,9 @@ For every catalog expert (d = 1, order 2, 2 atoms), in the same run:
   (2 atoms, 2N + 8 input points), then ``Matrix.rank`` (no proof of anything).
 
 Prints a table with both wall times and their ratio (baseline / check), then the tanh ridge
-with bias at d = 3. Run: ``make bench`` or ``python benchmarks/bench_check.py [--quick]``.
+with bias at d = 3, then every catalog expert at order 3 (target: complete, < 2 s each) and,
+with ``--order4``, at order 4. Run: ``make bench`` or
+``python benchmarks/bench_check.py [--quick] [--order4] [--only-orders]``.
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ def baseline(name: str, dim: int = 1, order: int = 2, atoms: int = 2) -> tuple[f
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="three experts only")
+    ap.add_argument("--order4", action="store_true", help="also every expert at order 4")
+    ap.add_argument("--only-orders", action="store_true", help="only the order-3 (and 4) tables")
     args = ap.parse_args(argv)
+    if args.only_orders:
+        return orders(args)
     names = list(CATALOG)
     if args.quick:
         names = ["linear", "ridge-tanh", "ridge-gelu"]
@@ -72,6 +78,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nslowest catalog check: {worst:.3f} s (target < 2 s)")
     print(f"ridge-tanh at d = 3: {t3:.3f} s (target < 30 s), {r.verdict.value}, "
           f"{len(r.relations)} relations, rank {r.family.rank}/{r.family.size}")
+    return orders(args)
+
+
+def orders(args: argparse.Namespace) -> int:
+    """Every catalog expert at order 3 (and 4): time, completeness, relations found."""
+    names = ["linear", "ridge-tanh", "ridge-gelu"] if args.quick else list(CATALOG)
+    for order in (3, 4) if args.order4 else (3,):
+        print(f"\norder {order}:")
+        print(f"{'expert':<22} {'check s':>8} {'cpu s':>7} {'complete':>9} {'rank':>5} "
+              f"{'size':>5} {'relations':>9} {'zero':>5}  verdict")
+        worst, incomplete = 0.0, []
+        for name in names:
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = check(catalog=name, order=order, budget=None)
+            t, cpu = time.perf_counter() - t0, time.process_time() - c0
+            worst = max(worst, t)
+            if not r.family.complete:
+                incomplete.append(name)
+            print(f"{name:<22} {t:8.3f} {cpu:7.3f} {str(r.family.complete):>9} {r.family.rank:>5} "
+                  f"{r.family.size:>5} {len(r.relations):>9} {len(r.zero_functions):>5}  "
+                  f"{r.verdict.value}")
+        print(f"order {order}: slowest {worst:.3f} s" + (" (target < 2 s)" if order == 3 else "")
+              + f"; incomplete: {', '.join(incomplete) or 'none'}")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -23,6 +24,8 @@ from identify.numeric.sweep import (
     check_limits,
     check_scheduler,
 )
+from identify.symbolic.budget import DEFAULT_BUDGET
+from identify.symbolic.budget import log as progress_log
 from identify.symbolic.check import CheckResult, check
 from identify.symbolic.graph import plot_graph, write_graph
 from identify.textout import format_check, format_prediction, format_verdict_table
@@ -98,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graph", metavar="FILE", help="write the interaction graph (.json/.graphml)")
     p.add_argument("--plot", metavar="FILE", help="draw the interaction graph (.svg/.png)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, metavar="SECONDS",
+                   help=f"time budget; when spent the verdict is inconclusive with what was "
+                   f"proved so far (default: {DEFAULT_BUDGET:g})")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
     p = sub.add_parser("rates", help="predicted estimation rates per parameter block")
     _expert_args(p)
@@ -180,7 +187,26 @@ def _run_check(args: argparse.Namespace) -> CheckResult:
     cells = parse_cells(args.cells)  # validate before the analysis runs
     del cells
     return check(args.formula, args.gate, catalog=args.expert, dim=args.dim, order=args.order,
-                 atoms=args.atoms, estimator=args.estimator, seed=args.seed)
+                 atoms=args.atoms, estimator=args.estimator, seed=args.seed,
+                 budget=getattr(args, "budget", DEFAULT_BUDGET))
+
+
+#: progress messages start once `check` has run this many seconds (short work stays silent)
+PROGRESS_AFTER = 2.0
+
+
+class _LongWork(logging.Filter):
+    """Pass records only after PROGRESS_AFTER seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import time
+
+        self._clock = time.perf_counter
+        self._start = self._clock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._clock() - self._start >= PROGRESS_AFTER
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -188,7 +214,20 @@ def _check(args: argparse.Namespace) -> int:
         _writable_file(args.graph, "--graph")
     if args.plot:
         _writable_file(args.plot, "--plot")
-    result = _run_check(args)
+    # progress (stage names) on stderr, never on stdout and never with --json
+    handler, level = None, progress_log.level
+    if not args.quiet and not args.json:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("check: %(message)s"))
+        handler.addFilter(_LongWork())
+        progress_log.addHandler(handler)
+        progress_log.setLevel(logging.INFO)
+    try:
+        result = _run_check(args)
+    finally:
+        if handler is not None:
+            progress_log.removeHandler(handler)
+            progress_log.setLevel(level)
     prediction = predict(result, parse_cells(args.cells))
     written = []
     if args.graph:

@@ -4,11 +4,13 @@ Steps (theory.md section 3, design.md "exact where it decides"):
 
 1. Structural pass: members that differentiate to exactly 0, and members whose expression
    is identical to an earlier member's (duplicates), are relations proved on sight.
-2. Collocation at one generic rational atom, in ball arithmetic: column-greedy
+2. Collocation at one generic rational atom, in ball arithmetic, at points of the whole
+   input domain (every smooth piece of a non-smooth family): column-greedy
    elimination gives certified pivot columns and candidate dependent columns.
 3. Each candidate dependent column: its support (earlier pivots with nonzero
-   coefficient) seeds a polynomial-coefficient ansatz; the relation found is proved by
-   exact simplification. An unproved candidate makes the analysis incomplete.
+   coefficient) is handed to :func:`relations.discover_relation` (exact values at rational
+   parameter points, polynomial reconstruction, exact proof). An unproved candidate makes
+   the analysis incomplete.
 4. Joint collocation over all k atoms: a nonzero minor of size k * rank certifies that the
    atoms add no cross-atom relation (and, with the proved relations, that the rank is exact).
 """
@@ -20,14 +22,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy
-from flint import arb
 
-from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, is_finite, to_arb, workprec
+from identify.symbolic.arbeval import ArbProgram, workprec
+from identify.symbolic.budget import Budget, log
+from identify.symbolic.collocation import Collocation as _Collocation
 from identify.symbolic.family import Member
 from identify.symbolic.linalg import Elimination, dependent_coefficients, eliminate
 from identify.symbolic.points import PointSampler
-from identify.symbolic.relations import AnsatzContext as _Context
-from identify.symbolic.relations import Relation, discover_relation
+from identify.symbolic.relations import Relation, SearchContext, discover_relation
 
 __all__ = ["RankCertificate", "FamilyAnalysis", "analyze_family", "PRECISIONS"]
 
@@ -98,6 +100,7 @@ class FamilyAnalysis:
     joint_rank: int
     certificate: RankCertificate | None
     notes: tuple[str, ...] = field(default=())
+    stopped: bool = False  # the time budget ended the analysis before the family was built
 
     @property
     def size(self) -> int:
@@ -106,7 +109,7 @@ class FamilyAnalysis:
     @property
     def complete(self) -> bool:
         """Every relation is accounted for: rank + relations = size, and atoms do not interact."""
-        return (not self.unproved
+        return (not self.stopped and not self.unproved
                 and self.rank + len(self.relations) + len(self.zero_functions) == self.size
                 and self.joint_rank >= self.atoms * self.rank)
 
@@ -159,53 +162,6 @@ def _structural(members: Sequence[Member]) -> tuple[list[Relation], list[Relatio
     return zeros, dups, reps
 
 
-class _Collocation:
-    """Rows of member values at rational input points, for fixed atoms."""
-
-    def __init__(self, program: ArbProgram, n_inputs: int, sampler: PointSampler, positive: bool,
-                 pattern: tuple | None = None, pieces: bool = True):
-        self.program = program
-        self.n_inputs = n_inputs
-        self.sampler = sampler
-        self.positive = positive
-        self.pattern = pattern  # smooth piece every row must lie on (set by the first row)
-        self.pieces = pieces  # False: rows from every piece (independence needs no piece)
-
-    def rows(self, atoms: Sequence[Sequence[Fraction]], count: int
-             ) -> tuple[list[list[arb]], list[tuple[Fraction, ...]]] | None:
-        thetas = [[to_arb(v) for v in atom] for atom in atoms]
-        rows: list[list[arb]] = []
-        points: list[tuple[Fraction, ...]] = []
-        attempts = 0
-        while len(rows) < count:
-            attempts += 1
-            if attempts > 10 * count + 40:
-                return None
-            x = self.sampler.input_point(self.n_inputs, self.positive)
-            if x in points:
-                continue
-            xa = [to_arb(v) for v in x]
-            row: list[arb] = []
-            pattern: list[tuple[int, ...]] = []
-            try:
-                for theta in thetas:
-                    row.extend(self.program(xa + theta))
-                    pattern.append(self.program.pattern)
-            except (NonSmoothPoint, ZeroDivisionError, ValueError):
-                continue
-            if not is_finite(row) or all(v.is_zero() for v in row):
-                continue
-            if not self.pieces:
-                pass  # any piece: for certifying independence across atoms
-            elif self.pattern is None:
-                self.pattern = tuple(pattern)
-            elif tuple(pattern) != self.pattern:
-                continue  # another smooth piece
-            rows.append(row)
-            points.append(x)
-        return rows, points
-
-
 def analyze_family(
     members: Sequence[Member],
     inputs: Sequence[sympy.Symbol],
@@ -215,8 +171,15 @@ def analyze_family(
     seed: int = 0,
     precisions: Sequence[int] = PRECISIONS,
     positive: Collection[sympy.Symbol] = (),
+    budget: Budget | None = None,
+    stage: str = "the family",
 ) -> FamilyAnalysis:
-    """Zero functions, a proved relation basis and a certified rank for ``members``."""
+    """Zero functions, a proved relation basis and a certified rank for ``members``.
+
+    Everything is measured on the whole input domain: for a non-smooth family the rows
+    come from every smooth piece and a relation is proved on every piece.
+    """
+    budget = budget or Budget()
     members = tuple(members)
     zeros, dups, reps = _structural(members)
     rep_members = [members[i] for i in reps]
@@ -225,56 +188,68 @@ def analyze_family(
         return FamilyAnalysis(members, tuple(zeros), tuple(dups), 0, (), len(atoms), 0, None)
     program = ArbProgram([m.expr for m in rep_members], list(inputs) + list(params))
     atom_values = [[atom[s] for s in params] for atom in atoms]
-    sampler = PointSampler(seed)
     positive_params = [s in positive for s in params]
-    positive = False
+    positive_inputs = False
     relations: list[Relation] = []
     unproved: list[int] = []
     prec = precisions[0]
     elim = Elimination()
+    seen_deps: list[int] | None = None
+    ctx = None
     for attempt, prec in enumerate(precisions):
         with workprec(prec):
             n_rows = (len(reps) + ROW_MARGIN) * (attempt + 1)
-            coll = _Collocation(program, len(inputs), PointSampler(seed + attempt), positive)
+            coll = _Collocation(program, len(inputs), PointSampler(seed + attempt), positive_inputs)
             got = coll.rows(atom_values[:1], n_rows)
-            if got is None and not positive:
-                positive = True
+            if got is None and not positive_inputs:
+                positive_inputs = True
                 notes.append("the family is not finite on the whole domain; inputs sampled in (0, 2]")
-                coll = _Collocation(program, len(inputs), PointSampler(seed), positive)
+                coll = _Collocation(program, len(inputs), PointSampler(seed), positive_inputs)
                 got = coll.rows(atom_values[:1], n_rows)
             if got is None:
                 notes.append("could not find enough points where the family is finite")
                 return FamilyAnalysis(members, tuple(zeros), tuple(dups), 0,
                                       tuple(rep_members), len(atoms), 0, None, tuple(notes))
             A, pts = got
-            reference = dict(zip(inputs, pts[0], strict=True))
-            reference.update(zip(params, atom_values[0], strict=True))
-            piece = coll.pattern[0] if coll.pattern else ()
             elim = eliminate(A)
+            deps = [c for c, _ in elim.dependent]
+            if deps and deps != seen_deps and attempt + 1 < len(precisions):
+                # a candidate can be an artefact of too few rows or bits: confirm it at the
+                # next precision, with more rows, before searching for its relation
+                seen_deps = deps
+                log.info("%s: %d candidate relation(s) at %d bits, confirming", stage, len(deps),
+                         prec)
+                continue
+            ctx = SearchContext(program, rep_members, len(inputs), params, positive_params,
+                                positive_inputs, seed, budget, pivots=tuple(elim.pivot_cols),
+                                dependent=tuple(c for c, _ in elim.dependent),
+                                signs=tuple(1 if v > 0 else -1 for v in atom_values[0]))
             relations, unproved = [], []
+            log.info("%s: %d members, %d candidate relation(s) at %d bits", stage, len(reps),
+                     len(elim.dependent), prec)
             for col, before in elim.dependent:
+                if budget.expired(f"the relation search ({stage})"):
+                    unproved.append(col)
+                    continue
                 vals = dependent_coefficients(A, elim, col, before)
                 support = [b for b, v in zip(before, vals, strict=True) if not v.contains(0)] + [col]
-                ctx = _Context(len(inputs), params, sampler, positive, positive_params,
-                               reference, piece)
-                rel = discover_relation(program, rep_members, support, ctx)
+                rel = discover_relation(ctx, support)
                 if rel is None and len(support) < len(before) + 1:
-                    rel = discover_relation(program, rep_members, list(before) + [col], ctx)
+                    rel = discover_relation(ctx, list(before) + [col])
                 if rel is None:
                     unproved.append(col)
                 else:
                     relations.append(rel)
-        if not unproved:
+        if not unproved or budget.expired(stage):
             break
     rank = elim.rank
     joint, cert = 0, None
     for attempt, jprec in enumerate(dict.fromkeys((prec, *precisions[1:]))):
+        if budget.expired(f"the joint certificate ({stage})"):
+            break
         with workprec(jprec):
-            # independence across atoms is certified on the whole domain: a nonzero minor at
-            # any points proves it, and atoms of a non-smooth expert may be active on
-            # disjoint pieces
             coll = _Collocation(program, len(inputs), PointSampler(seed + 101 + attempt),
-                                positive, pieces=False)
+                                positive_inputs)
             got = coll.rows(atom_values, (len(atoms) * len(reps) + ROW_MARGIN) * (attempt + 1))
             if got is None:
                 continue
@@ -296,15 +271,19 @@ def analyze_family(
         if joint >= len(atoms) * rank:
             break
     if joint > len(atoms) * rank:
-        notes.append(f"the joint rank over {len(atoms)} atoms ({joint}) is measured on the whole "
-                     f"domain, where relations proved on one smooth piece need not hold; it "
-                     f"exceeds {len(atoms)} x {rank}, so the atoms add no relation")
+        notes.append(f"the joint rank over {len(atoms)} atoms ({joint}) exceeds {len(atoms)} x "
+                     f"{rank}: the atoms differ in rank (one is not generic); the atoms add no "
+                     f"relation")
     if joint < len(atoms) * rank:
         notes.append(f"the joint rank over {len(atoms)} atoms ({joint}) is below {len(atoms)} x "
                      f"{rank}: cross-atom relations or too few points; inconclusive")
     if unproved:
         notes.append(f"{len(unproved)} member(s) looked dependent at {prec} bits but no relation "
                      "was proved: inconclusive")
+        if ctx is not None and ctx.unrecognised:
+            notes.append("some coefficients are not rational at rational parameter values (e.g. "
+                         "exp(b)): relations whose coefficients are not rational functions of "
+                         "the parameters are outside the search")
     zeros += [r for r in relations if r.kind == "zero"]
     relations = [r for r in relations if r.kind != "zero"]
     all_relations = sorted(dups + relations,

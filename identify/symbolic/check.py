@@ -19,9 +19,11 @@ from identify.model.expert import Expert
 from identify.model.gate import Gate, get_gate
 from identify.model.model import GAUSSIAN_RESERVED, Estimator, Model, build_model
 from identify.symbolic.analysis import FamilyAnalysis, analyze_family
+from identify.symbolic.budget import DEFAULT_BUDGET, Budget, log
 from identify.symbolic.conditions import ConditionResult, evaluate_conditions
-from identify.symbolic.family import is_smooth, taylor_family
+from identify.symbolic.family import CONDITIONS, is_smooth, taylor_family
 from identify.symbolic.graph import graph_edges, interaction_graph
+from identify.symbolic.pieces import MIN_SIDE_SHARE, finite_at, kinks_cross, piece_count
 from identify.symbolic.points import PointSampler
 from identify.symbolic.verdict import Verdict, decide
 
@@ -29,6 +31,8 @@ __all__ = ["CheckResult", "check", "MAX_ORDER", "MAX_ATOMS"]
 
 MAX_ORDER = 4
 MAX_ATOMS = 6
+MAX_DRAWS = 40
+SCREEN_DRAWS = 6  # draws compared for their number of smooth pieces
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,51 @@ def _expert_atom(model: Model, atom: dict) -> dict:
     return out
 
 
+def _draw_atoms(F: sympy.Expr, model: Model, params, k: int, positive, seed: int
+                ) -> tuple[list[dict], bool]:
+    """``k`` rational atoms at which F is finite (real) on the input domain and every kink of
+    ``F`` crosses it (a fair share on each side); True when such atoms were found, else the
+    first atoms at which F is finite (or the first draw) and False."""
+    first = finite = None
+    passing: list[tuple[int, dict]] = []  # single atoms whose kinks all cross the domain
+    for draw in range(MAX_DRAWS):
+        atoms = PointSampler(seed + 7 * draw).atoms(params, k, positive)
+        first = first or atoms
+        ok = [a for a in atoms if finite_at(F, model.inputs, params, a, seed=seed)]
+        if len(ok) == k:
+            finite = finite or atoms
+        # among atoms whose kinks all cross the domain, those with as many smooth pieces
+        # (where F is not zero) as any of the first few: a relu active on one side of the
+        # Laplace centre only is not generic
+        passing += [(piece_count(F, model.inputs, params, a, seed=seed), a) for a in ok
+                    if kinks_cross(F, model.inputs, params, a, seed=seed)]
+        if len(passing) >= SCREEN_DRAWS * k:
+            break
+    if passing:
+        best = max(score for score, _ in passing)
+        chosen: list[dict] = []
+        for score, a in passing:
+            if score == best and all(a[s] != b[s] for b in chosen for s in params):
+                chosen.append(a)
+        if len(chosen) >= k:
+            return chosen[:k], True
+    return finite or first, False
+
+
+def _spent(model: Model, order: int, members, k: int, clock: Budget, start: float
+           ) -> CheckResult:
+    """The result when the budget is spent before the family is built: inconclusive."""
+    note = clock.note or "the time budget was spent"
+    family = FamilyAnalysis(tuple(members), (), (), 0, tuple(members), k, 0, None, (note,),
+                            stopped=True)
+    conditions = {key: ConditionResult(key, title, statement, source, None, (family,))
+                  for key, (title, statement, source) in CONDITIONS.items()}
+    return CheckResult(model=model, order=order, atoms=(), family=family, conditions=conditions,
+                       verdict=Verdict.INCONCLUSIVE, reason=f"no proof either way: {note}",
+                       graph=interaction_graph(model.blocks, ()),
+                       seconds=time.perf_counter() - start, notes=(note,))
+
+
 def _validate_int(value: object, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ConfigError(f"{name} must be an integer from {lo} to {hi}, got {value!r}",
@@ -124,6 +173,7 @@ def check(
     atoms: int = 2,
     estimator: str | Estimator = "lse",
     seed: int = 0,
+    budget: float | None = DEFAULT_BUDGET,
 ) -> CheckResult:
     """Analyse the gate-times-expert family of a model and give a proved verdict.
 
@@ -141,7 +191,13 @@ def check(
         ``"lse"`` (least squares) or ``"gaussian"`` (Gaussian MoE, maximum likelihood:
         F = kernel * N(y | h, nu)).
     seed:
-        Seed of the rational sample points (the verdict does not depend on it).
+        Seed of the rational sample points (the verdict does not depend on it: atoms are
+        drawn so that every kink of a non-smooth family crosses the input domain, and
+        everything is measured on the whole domain).
+    budget:
+        Seconds the analysis may take (``None``: no limit). When spent, the analysis stops
+        and the verdict is ``inconclusive``, with what was proved so far. Progress goes to
+        the ``identify.check`` logger (INFO), never to stdout.
 
     Examples
     --------
@@ -152,6 +208,11 @@ def check(
     ['dF/da = d2F/(dbeta1 db)']
     """
     start = time.perf_counter()
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)
+                               or not 0 < budget < float("inf")):
+        raise ConfigError(f"budget must be a positive number of seconds, got {budget!r}",
+                          where="budget")
+    clock = Budget(budget)
     _validate_int(order, "order", 1, MAX_ORDER)
     _validate_int(atoms, "atoms", 1, MAX_ATOMS)
     g = get_gate(gate)
@@ -164,30 +225,57 @@ def check(
     model = build_model(expert, g, dim=dim, estimator=est)
     params = model.parameters
     positive = {s for b in model.blocks if b.positive for s in b.symbols}
-    members = taylor_family(model.product(), params, order)
+    F = model.product()
+    log.info("family: derivatives of order <= %d in %d parameters", order, len(params))
+    members = taylor_family(F, params, order, stop=lambda: clock.expired("the derivatives"))
+    if clock.spent_in is not None:
+        return _spent(model, order, members, atoms, clock, start)
     retry_note = None
+    screened = False
     for attempt in range(3):
         # rational atoms can be non-generic by bad luck (the joint minor then falls short of
         # k x rank); the verdict does not depend on the atoms, so draw others and say so
-        atom_values = PointSampler(seed + 1000 * attempt).atoms(params, atoms, positive)
+        atom_values, crossed = _draw_atoms(F, model, params, atoms, positive, seed + 1000 * attempt)
+        screened = screened or crossed
+        log.info("gated family at %d atom(s) (draw %d)", atoms, attempt + 1)
         family = analyze_family(members, model.inputs, params, atom_values,
-                                seed=seed + 1000 * attempt, positive=positive)
-        if family.unproved or family.joint_rank >= family.atoms * family.rank:
+                                seed=seed + 1000 * attempt, positive=positive, budget=clock,
+                                stage="the gated family")
+        if (family.unproved or family.joint_rank >= family.atoms * family.rank
+                or clock.expired("the gated family")):
             break
         retry_note = (f"the first {attempt + 1} draw(s) of rational atoms were not generic "
                       "enough to certify the joint rank; the atoms shown are a later draw")
     # the literal conditions are about h alone, at one atom's expert parameters
     expert_atoms = [_expert_atom(model, a) for a in atom_values]
     eta = model.expert.parameters
+    log.info("literal conditions on h")
     conditions = evaluate_conditions(model.expert.expr, model.expert.inputs, eta, expert_atoms,
-                                     seed=seed)
+                                     seed=seed, budget=clock)
     strong_key = "strong_mle" if est is Estimator.GAUSSIAN else "strong_lse"
     leaf_of = {s.name: b.leaf for b in model.blocks for s in b.symbols}
     verdict, reason = decide(family, conditions, strong_key, leaf_of)
     notes = list(family.notes) + ([retry_note] if retry_note and family.complete else [])
-    if not is_smooth(model.expert.expr):
-        notes.append("the expert is not smooth (relu/abs): derivatives are taken almost "
-                     "everywhere, off the kinks; Dirac terms at the kinks are dropped")
+    if clock.note:
+        # what was proved stands (a proved first-order relation still decides); anything
+        # that needed the rest of the work is inconclusive
+        notes.append(clock.note)
+        if verdict is Verdict.INCONCLUSIVE:
+            reason = f"no proof either way: {clock.note}"
+    if not is_smooth(F):
+        notes.append("the family is not smooth (relu/abs): derivatives are taken almost "
+                     "everywhere, off the kinks (Dirac terms at the kinks are dropped); rows "
+                     "come from every smooth piece of the input domain and every relation is "
+                     "proved on every piece")
+        notes.append("every kink crosses the input domain at the drawn atoms, with at least "
+                     f"{MIN_SIDE_SHARE} of the sampled inputs on each side; the results assume "
+                     "the same of the true atoms (e.g. W inside the input domain for the Laplace "
+                     "gate in d = 1, the relu's kink inside it)" if screened else
+                     "no draw of atoms put every kink inside the input domain; the results hold "
+                     "for atoms like the ones shown")
+    elif not screened:
+        notes.append("no draw of atoms made the family finite and real on most of the input "
+                     "domain; the atoms shown are the first draw")
     graph = interaction_graph(model.blocks, family.relations)
     return CheckResult(
         model=model,

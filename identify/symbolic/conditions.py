@@ -15,6 +15,7 @@ from fractions import Fraction
 import sympy
 
 from identify.symbolic.analysis import FamilyAnalysis, analyze_family
+from identify.symbolic.budget import Budget
 from identify.symbolic.family import CONDITIONS, literal_family
 
 __all__ = ["ConditionResult", "evaluate_conditions"]
@@ -35,7 +36,9 @@ class ConditionResult:
     def evidence(self) -> str:
         a = self.analyses[0]
         if self.holds is False:
-            bad = [r for r in a.zero_functions] + [r for r in a.relations if r.kind != "duplicate"]
+            # the failing atom need not be the first
+            bad = [r for x in self.analyses
+                   for r in (*x.zero_functions, *(r for r in x.relations if r.kind != "duplicate"))]
             r = bad[0]
             return f"{r.text} ({r.proof})"
         if self.holds:
@@ -72,6 +75,7 @@ def evaluate_conditions(
     atoms: Sequence[dict[sympy.Symbol, Fraction]],
     seed: int = 0,
     positive: Collection[sympy.Symbol] = (),
+    budget: Budget | None = None,
 ) -> dict[str, ConditionResult]:
     """Evaluate strong-LSE, strong-MLE and weak, each at every atom separately."""
     out: dict[str, ConditionResult] = {}
@@ -79,7 +83,7 @@ def evaluate_conditions(
         members = literal_family(h, inputs, params, key)
         analyses = tuple(
             analyze_family(members, inputs, params, [{s: atom[s] for s in params}], seed=seed,
-                           positive=positive)
+                           positive=positive, budget=budget, stage=f"the {key} condition")
             for atom in atoms)
         verdicts = [a.only_duplicates for a in analyses]
         holds: bool | None

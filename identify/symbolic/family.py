@@ -6,7 +6,7 @@ what was differentiated (and, for the literal conditions, by a monomial of the i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations_with_replacement, groupby
 
@@ -97,17 +97,20 @@ def is_smooth(expr: sympy.Expr) -> bool:
 
 
 def taylor_family(F: sympy.Expr, params: Sequence[sympy.Symbol], order: int,
-                  base: str = "F") -> list[Member]:
+                  base: str = "F", stop: Callable[[], bool] | None = None) -> list[Member]:
     """{d^alpha F : |alpha| <= order}, ordered: first order, then F, then orders 2..r.
 
     Putting the first derivatives first makes every relation among them alone (a
-    first-order degeneracy) appear as a relation of the canonical basis.
+    first-order degeneracy) appear as a relation of the canonical basis. ``stop`` (e.g. a
+    spent time budget) ends the list early: the members built so far are returned.
     """
     d = _Derivatives(F)
     orders = [1, 0] + list(range(2, order + 1)) if order >= 1 else [0]
     members: list[Member] = []
     for k in orders:
         for alpha in combinations_with_replacement(params, k):
+            if stop is not None and stop():
+                return members
             names = tuple(s.name for s in alpha)
             members.append(Member(derivative_label(base, names), names, (), d(alpha)))
     return members

@@ -44,6 +44,14 @@ class PointSampler:
             if abs(v) != 1:
                 return v
 
+    def small_parameter_value(self, positive: bool = False) -> Fraction:
+        """A value p/q with q <= 4 and 1/4 <= |p/q| <= 3, not 0 or +-1: small exact heights."""
+        while True:
+            q = self.rng.randint(1, 4)
+            v = Fraction(self.rng.randint(1, 3 * q), q)
+            if v >= Fraction(1, 4) and v != 1:
+                return -v if not positive and self.rng.random() < 0.5 else v
+
     def atoms(self, params: Sequence[sympy.Symbol], k: int,
               positive: Collection[sympy.Symbol] = ()) -> list[dict[sympy.Symbol, Fraction]]:
         """``k`` atoms with pairwise distinct values for every parameter (``positive`` ones > 0)."""
