@@ -30,6 +30,7 @@ from identify.symbolic.family import Member
 from identify.symbolic.linalg import dependent_coefficients, eliminate
 from identify.symbolic.points import PointSampler
 from identify.symbolic.proofs import prove_zero
+from identify.symbolic.proofsteps import proof_steps as _proof_steps
 
 __all__ = ["Relation", "AnsatzContext", "discover_relation", "MAX_ANSATZ_COLUMNS", "MAX_DEGREE"]
 
@@ -52,6 +53,7 @@ class Relation:
 
     terms: tuple[tuple[Member, sympy.Expr], ...]
     proof: str
+    proof_steps = _proof_steps  # the proof step by step: the sum, F substituted, each rewrite, 0
 
     @property
     def kind(self) -> str:
@@ -89,7 +91,7 @@ class Relation:
 
     @property
     def text(self) -> str:
-        """The relation as an equation, e.g. ``dF/da = d2F/(dbeta1 db)``."""
+        """The relation as an equation, e.g. ``dF/da = d2F/(dbeta_1 db)``."""
         lhs, rhs = [], []
         for m, c in self.terms:
             (lhs if _sign(c) > 0 else rhs).append((m, c if _sign(c) > 0 else -c))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from identify import display
 from identify.errors import ConfigError
 from identify.symbolic.check import CheckResult
 from identify.symbolic.verdict import Verdict
@@ -57,6 +58,7 @@ class Prediction:
     cell_sizes: tuple[int, ...]
     affine: tuple[AffineSplit, ...]
     warnings: tuple[str, ...]
+    __repr__, __str__, _repr_html_, _repr_markdown_, to_frame = display.PREDICTION
 
     def to_dict(self) -> dict:
         return {"row": self.row.to_dict() if self.row else None, "match": self.match,
