@@ -241,9 +241,9 @@ def figure_svg(fig) -> str:
     """A matplotlib figure as inline SVG text (for HTML)."""
     import io
 
-    from identify.numeric.plots import _SALT
-
     import matplotlib
+
+    from identify.numeric.plots import _SALT
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": _SALT}):

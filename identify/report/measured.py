@@ -7,7 +7,8 @@ from fractions import Fraction
 
 from identify.report.document import Figure, Heading, Para, RawMath, Table
 
-__all__ = ["prediction_blocks", "simulation_blocks", "conclusion_blocks", "rate_math",
+__all__ = ["prediction_blocks", "simulation_blocks", "conclusion_blocks", "conclusion_parts",
+           "rate_math",
            "SIMULATION_FIGURES"]
 
 SIMULATION_FIGURES = {
@@ -96,23 +97,25 @@ def _count(slopes, verdict: str) -> int:
     return sum(1 for f in slopes if f.verdict == verdict)
 
 
-def conclusion_text(report) -> list[str]:
+def conclusion_parts(report) -> list:
     """The chain in words: what was proved, what it predicts per block, what was measured,
-    whether they agree. One sentence per link."""
+    whether they agree. One paragraph (a str, or a tuple of parts with rates as math) per
+    link."""
     r, p, sim = report.check, report.prediction, report.simulation
     fam = r.family
     rels = "; ".join(x.text for x in fam.relations) or "no relation"
     out = [f"Proved: the model is {r.verdict} (certified rank {fam.joint_rank} of "
            f"{fam.atoms * fam.size} over {fam.atoms} atoms; relations: {rels})."]
-    per_block = []
-    by_block: dict[str, list[str]] = {}
+    parts: list = [f"Predicted ({p.row.key if p.row else 'no registry row'}): "]
+    by_block: dict[str, list] = {}
     for rate in p.rates:
         kind = "exact-fitted" if rate.cell_size == 1 else f"over-fitted (cells of {rate.cell_size})"
-        by_block.setdefault(rate.block, []).append(f"{rate.rate} {kind}")
-    for block, texts in by_block.items():
-        per_block.append(f"{block}: " + ", ".join(texts))
-    out.append(f"Predicted ({p.row.key if p.row else 'no registry row'}): "
-               + "; ".join(per_block) + ".")
+        by_block.setdefault(rate.block, []).append((*_rate_cell(rate), f" {kind}"))
+    for i, (block, cells) in enumerate(by_block.items()):
+        parts.append(("; " if i else "") + f"{block}: ")
+        for j, cell in enumerate(cells):
+            parts += [", "] * bool(j) + list(cell)
+    out.append(tuple([*parts, "."]))
     if sim is None:
         out.append("Measured: nothing (no simulation in this report), so the prediction is "
                    "not yet tested against data.")
@@ -137,4 +140,5 @@ def conclusion_text(report) -> list[str]:
 
 
 def conclusion_blocks(report, level: int = 2) -> list:
-    return [Heading(level, "Conclusion"), *[Para((s,)) for s in conclusion_text(report)]]
+    return [Heading(level, "Conclusion"),
+            *[Para(s if isinstance(s, tuple) else (s,)) for s in conclusion_parts(report)]]
