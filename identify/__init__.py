@@ -28,8 +28,8 @@ True
 
 __version__ = "0.1.0"
 
-# last: `report` (a function) must replace the attribute the subpackage identify.report set
-from identify.api import Catalog, catalog, report  # noqa: E402,I001
+from identify.api import Catalog, catalog  # noqa: E402
+from identify.api import report as _report  # noqa: E402
 from identify.errors import ConfigError, FormulaError, IdentifyError  # noqa: E402
 from identify.model.catalog import CATALOG  # noqa: E402
 from identify.model.catalog import resolve_expert as catalog_expert  # noqa: E402
@@ -41,6 +41,10 @@ from identify.report.content import Report  # noqa: E402
 from identify.symbolic.check import CheckResult, check  # noqa: E402
 from identify.symbolic.verdict import Verdict  # noqa: E402
 from identify.theory.rates import Prediction, predict  # noqa: E402
+
+# after every import: the name `report` is the function, not the subpackage identify.report
+# (importing identify.report.* above set the attribute to the subpackage)
+report = _report
 
 __all__ = [
     # the four steps and their results

@@ -185,10 +185,12 @@ def _run_check(args: argparse.Namespace) -> CheckResult:
     cells = parse_cells(args.cells)  # validate before the analysis runs
     del cells
     _validate_names(args)
-    _stage(args)(f"checking {args.formula or args.expert} under {args.gate} gating (order "
-                 f"{args.order}, {args.atoms} atoms): derivative family, relations, certificate")
-    return check(args.formula, args.gate, catalog=args.expert, dim=args.dim, order=args.order,
-                 atoms=args.atoms, estimator=args.estimator, seed=args.seed)
+    with _stage(args)(f"checking {args.formula or args.expert} under {args.gate} gating (order "
+                      f"{args.order}, {args.atoms} atoms): derivative family, relations, "
+                      "certificate"):
+        return check(args.formula, args.gate, catalog=args.expert, dim=args.dim,
+                     order=args.order, atoms=args.atoms, estimator=args.estimator,
+                     seed=args.seed)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -227,12 +229,12 @@ def _rates(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog_results(dim: int, stage=None) -> list[CheckResult]:
+def _catalog_results(dim: int, stage: Stage | None = None) -> list[CheckResult]:
+    stage = stage or Stage(True)
     out = []
     for i, name in enumerate(CATALOG, start=1):
-        if stage:
-            stage(f"catalog --check: {name} ({i}/{len(CATALOG)})")
-        out.append(check(catalog=name, dim=dim))
+        with stage(f"catalog --check: {name} ({i}/{len(CATALOG)})"):
+            out.append(check(catalog=name, dim=dim))
     return out
 
 
@@ -258,10 +260,10 @@ def _report(args: argparse.Namespace) -> int:
     from identify.report import build_report, write_report
 
     result = _run_check(args)
-    if args.store:
-        _stage(args)(f"reading the sweep of this model from {args.store}, fitting slopes")
-    report = build_report(result, store=args.store, cells=parse_cells(args.cells),
-                          figure_dir=args.out)
+    with _stage(args)("writing the report: the proof steps, the figures"
+                      + (f", the sweep from {args.store}" if args.store else "")):
+        report = build_report(result, store=args.store, cells=parse_cells(args.cells),
+                              figure_dir=args.out)
     written = write_report(report, args.out)
     for note in report.notes:
         print(f"note: {note}")
@@ -313,7 +315,7 @@ def _simulate(args: argparse.Namespace) -> int:
             hint=f"fit at least {true_k} atoms, e.g. --atoms {true_k},{true_k + 1}")
     stage = _stage(args)
     label = f"{formula or args.preset or args.truth} k={','.join(map(str, ks)) if ks else 'default'}"
-    stage(f"simulating {label}: prediction, then the fits (resumable in {args.store})")
+    stage(f"simulating {label}: the prediction, then the fits (resumable in {args.store})")
     start = time.perf_counter()
     settings = FitSettings(init=args.init, restarts=args.restarts)
     result = simulate(formula, args.gate, preset=args.preset, truth=args.truth, dim=args.dim,
@@ -321,6 +323,7 @@ def _simulate(args: argparse.Namespace) -> int:
                       settings=settings, store=args.store, workers=workers,
                       scheduler=args.scheduler,
                       progress=False if (args.quiet or args.json) else label)
+    stage.__exit__()
     seconds = time.perf_counter() - start
     written = []
     if args.plot:

@@ -63,15 +63,38 @@ def validate_gate(spec: str) -> None:
 
 
 class Stage:
-    """What the command is doing, on stderr (never stdout; silent with --quiet or --json)."""
+    """What the command is doing, on stderr (never stdout; silent with --quiet or --json).
+
+    ``with stage("checking ..."):`` prints the line only when the work is still running
+    after ``delay`` seconds, so quick commands and one-line errors stay quiet."""
+
+    delay = 1.5
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
+        self._timer = None
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, text: str):
+        import threading
+
         if not self.quiet:
-            sys.stderr.write(f"identify: {text}\n")
-            sys.stderr.flush()
+            self._timer = threading.Timer(self.delay, self._say, (text,))
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    @staticmethod
+    def _say(text: str) -> None:
+        sys.stderr.write(f"identify: {text}\n")
+        sys.stderr.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def exponent_json(value):
@@ -114,7 +137,9 @@ def _walk(obj, in_row: bool = False):
     out = {}
     timing = {}
     for k, v in obj.items():
-        if k == "seconds" and isinstance(v, int | float):
+        if k == "timing" and isinstance(v, dict):
+            timing.update(v)
+        elif k == "seconds" and isinstance(v, int | float):
             timing["seconds"] = v
         elif k in _EXPONENT_KEYS:
             out[k] = exponent_json(v)
