@@ -104,9 +104,10 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.get("output_type") == "error"]
     assert not errors, errors
-    _EXECUTED[name] = nb
-    _docs_hook().store(NOTEBOOK_DIR / name, nb)  # the docs build renders these outputs    # the notebooks write only to their own temporary directories, never to the working directory
+    # the notebooks write only to their own temporary directories, never to the working directory
     assert list(workdir.iterdir()) == [], sorted(p.name for p in workdir.iterdir())
+    _EXECUTED[name] = nb
+    _docs_hook().store(NOTEBOOK_DIR / name, nb)  # the docs build renders these outputs
     print(f"{name}: {seconds:.1f} s (budget {NOTEBOOK_BUDGET} s on 2 cores)")
 
 
