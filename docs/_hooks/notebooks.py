@@ -54,6 +54,9 @@ def store(path: Path, nb) -> None:
     tmp = target.with_suffix(".tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, target)
+    for old in CACHE.glob(f"{path.stem}-*.ipynb"):  # outputs of older code versions
+        if old != target:
+            old.unlink(missing_ok=True)
 
 
 def executed(path: Path):

@@ -16,6 +16,7 @@ import sympy
 
 from identify.model.functions import ELEMENTARY_REWRITE
 from identify.symbolic.arbeval import has_kinks, piece_form
+from identify.symbolic.family import display_name
 
 __all__ = ["ProofStep", "proof_steps"]
 
@@ -59,6 +60,21 @@ def _strategy(proof: str) -> tuple:
     return _REWRITES["simplify"]
 
 
+def _symbol(name: str) -> sympy.Symbol:
+    stem, _, sub = display_name(name).partition("_")
+    return sympy.Symbol(f"{stem}_{sub.strip('{}')}" if sub else stem)
+
+
+def _derivative(member, params: list[str]) -> sympy.Expr:
+    """The member as an unevaluated derivative of F, times its x monomial if any."""
+    F = sympy.Function("F")(*[_symbol(p) for p in params])
+    expr = sympy.Derivative(F, *[_symbol(p) for p in member.derivative]) \
+        if member.derivative else F
+    if member.multiplier:
+        expr = sympy.Mul(*[sympy.Symbol(v) for v in member.multiplier]) * expr
+    return expr
+
+
 def _times(c: sympy.Expr, e: sympy.Expr) -> sympy.Expr:
     if c == 1:
         return e
@@ -90,10 +106,8 @@ def proof_steps(relation) -> tuple[ProofStep, ...]:
     >>> steps[-1].expr
     0
     """
-    from identify.report.mathfmt import member_expr
-
-    params = sorted({n for m, _ in relation.terms for n in m.derivative})
-    claim = sympy.Add(*[_times(c, member_expr(m, params)) for m, c in relation.terms],
+    params = list(dict.fromkeys(n for m, _ in relation.terms for n in m.derivative))
+    claim = sympy.Add(*[_times(c, _derivative(m, params)) for m, c in relation.terms],
                       evaluate=False)
     steps = [ProofStep("the relation, as a sum that must vanish", claim)]
     substituted = sympy.Add(*[_times(c, m.expr) for m, c in relation.terms], evaluate=False)
