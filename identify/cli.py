@@ -298,8 +298,8 @@ def _simulate(args: argparse.Namespace) -> int:
         try:
             ks = tuple(int(v) for v in args.fitted_k.split(","))
         except ValueError:
-            raise IdentifyError(f"--atoms takes integers like 2,3, got {args.fitted_k!r}"
-                                ) from None
+            raise IdentifyError(f"--atoms (--fitted-k) takes integers like 2,3, got "
+                                f"{args.fitted_k!r}") from None
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise IdentifyError(f"--workers must be >= 1, got {workers}")

@@ -12,7 +12,6 @@ import importlib.util
 import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
