@@ -230,10 +230,15 @@ def _rates(args: argparse.Namespace) -> int:
 
 
 def _catalog_results(dim: int, stage: Stage | None = None) -> list[CheckResult]:
-    stage = stage or Stage(True)
+    """Every catalog entry checked; with a stage, a progress bar on stderr names the work."""
+    from tqdm import tqdm
+
+    quiet = stage is None or stage.quiet
     out = []
-    for i, name in enumerate(CATALOG, start=1):
-        with stage(f"catalog --check: {name} ({i}/{len(CATALOG)})"):
+    with tqdm(CATALOG, desc=f"catalog --check (d = {dim})", unit="entry", file=sys.stderr,
+              disable=quiet, leave=False, dynamic_ncols=True) as bar:
+        for name in bar:
+            bar.set_postfix_str(name)
             out.append(check(catalog=name, dim=dim))
     return out
 

@@ -175,3 +175,15 @@ def test_derivative_labels_never_confuse_orders_and_components(capsys):
     labels = [m["label"] for m in json.loads(capsys.readouterr().out)["family"]]
     assert "dF/da_2" in labels and "d2F/(da_1 da_1)" in labels
     assert not any("da2" in lab or "^" in lab for lab in labels)
+
+
+def test_catalog_check_names_its_progress_on_stderr_and_json_is_quiet(capsys):
+    assert main(["catalog", "--check"]) == 0
+    captured = capsys.readouterr()
+    assert "catalog --check (d = 1)" in captured.err and "22/22" in captured.err
+    assert "catalog --check" not in captured.out and "ridge-tanh" in captured.out
+    assert main(["catalog", "--check", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    rows = json.loads(captured.out)
+    assert all("verdict_key" in r and "timing" in r and "seconds" not in r for r in rows)
