@@ -96,15 +96,16 @@ def report_document(report: Report) -> list:
     return doc
 
 
-def proof_blocks(rel) -> tuple:
+def proof_blocks(rel, params: list[str] | None = None) -> tuple:
     """The relation's proof step by step (folded): each step as display math, or as its size
     when it is too large to print."""
     out: list = []
-    for i, step in enumerate(rel.proof_steps(), start=1):
+    for i, step in enumerate(rel.proof_steps(params), start=1):
         out.append(Para((f"Step {i}: {step.title}:",)))
         ops = sympy.count_ops(step.expr)
         if ops <= _MAX_OPS:
-            out.append(Math(formula_expr(step.expr)))
+            with sympy.evaluate(False):  # keep the sum as computed: no cancellation on display
+                out.append(Math(formula_expr(step.expr)))
         else:
             out.append(Para((f"(an expression of {ops} operations, not printed)",)))
     return tuple(out)
@@ -161,7 +162,7 @@ def check_blocks(r, level: int = 2, steps: bool = False, graph: bool = True) -> 
                              f"exactly 0 by {rel.proof}.",)))
             if steps:
                 doc.append(Details(f"Proof of {rel_ids[id(rel)]}, step by step",
-                                   proof_blocks(rel)))
+                                   proof_blocks(rel, params)))
     else:
         doc.append(Para(("None: the derivatives are linearly independent.",)))
     # -- certificate

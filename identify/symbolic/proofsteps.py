@@ -83,7 +83,7 @@ def _times(c: sympy.Expr, e: sympy.Expr) -> sympy.Expr:
     return sympy.Mul(c, e, evaluate=False)
 
 
-def proof_steps(relation) -> tuple[ProofStep, ...]:
+def proof_steps(relation, params: list[str] | None = None) -> tuple[ProofStep, ...]:
     """The proof of ``relation`` as steps: the relation, F substituted, each rewrite, 0.
 
     Parameters
@@ -91,6 +91,9 @@ def proof_steps(relation) -> tuple[ProofStep, ...]:
     relation:
         A :class:`~identify.symbolic.relations.Relation` (available as
         ``relation.proof_steps()``).
+    params:
+        The parameter names F is written as a function of, in order (default: those the
+        relation differentiates by, in order of appearance).
 
     Returns
     -------
@@ -106,7 +109,8 @@ def proof_steps(relation) -> tuple[ProofStep, ...]:
     >>> steps[-1].expr
     0
     """
-    params = list(dict.fromkeys(n for m, _ in relation.terms for n in m.derivative))
+    if params is None:
+        params = list(dict.fromkeys(n for m, _ in relation.terms for n in m.derivative))
     claim = sympy.Add(*[_times(c, _derivative(m, params)) for m, c in relation.terms],
                       evaluate=False)
     steps = [ProofStep("the relation, as a sum that must vanish", claim)]
