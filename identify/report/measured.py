@@ -34,6 +34,32 @@ _GENERIC_RATE = RawMath("n^{-1/(2e)}", '<math xmlns="http://www.w3.org/1998/Math
                         "<mi>e</mi><mo>)</mo></mrow></msup></math>")
 
 
+_EPS = RawMath(r"\varepsilon", '<math xmlns="http://www.w3.org/1998/Math/MathML"><mi>&#949;'
+                                '</mi></math>')
+
+
+def _eps_parts(text: str) -> list:
+    """``about eps^-4 samples``, ``about exp(1/eps) samples`` with the formulas as math."""
+    import re
+
+    ml = '<math xmlns="http://www.w3.org/1998/Math/MathML">{}</math>'
+    out: list = []
+    for piece in re.split(r"(exp\(1/eps\)|eps\^-[0-9/]+|\beps\b)", text):
+        power = re.fullmatch(r"eps\^-([0-9/]+)", piece)
+        if power:
+            q = power.group(1)
+            out.append(RawMath(rf"\varepsilon^{{-{q}}}", ml.format(
+                f"<msup><mi>&#949;</mi><mrow><mo>-</mo><mn>{q}</mn></mrow></msup>")))
+        elif piece == "exp(1/eps)":
+            out.append(RawMath(r"e^{1/\varepsilon}", ml.format(
+                "<msup><mi>e</mi><mrow><mn>1</mn><mo>/</mo><mi>&#949;</mi></mrow></msup>")))
+        elif piece == "eps":
+            out.append(_EPS)
+        elif piece:
+            out.append(piece)
+    return out
+
+
 def _rate_cell(rate) -> tuple:
     """A table cell: the rate as math when it is a power of n, with any note as text."""
     if rate.exponent is None:
@@ -55,7 +81,10 @@ def prediction_blocks(p, level: int = 2) -> list:
                      tuple((b, *[cells[c] for c in p.cell_sizes])
                            for b, cells in by_block.items())))
     samples = sorted({x.samples for x in p.rates})
-    doc.append(Para(("Samples needed for an error eps: " + "; ".join(samples) + ".",)))
+    parts: list = ["Samples needed for an error ", _EPS, ": "]
+    for i, text in enumerate(samples):
+        parts += ["; "] * bool(i) + _eps_parts(text)
+    doc.append(Para((*parts, ".")))
     for w in p.warnings:
         doc.append(Para((f"Warning: {w}.",)))
     return doc
