@@ -26,7 +26,7 @@ from identify.symbolic.arbeval import (
     to_arb,
     workprec,
 )
-from identify.symbolic.family import Member
+from identify.symbolic.family import Member, display_name
 from identify.symbolic.linalg import dependent_coefficients, eliminate
 from identify.symbolic.points import PointSampler
 from identify.symbolic.proofs import prove_zero
@@ -127,7 +127,7 @@ def _sign(c: sympy.Expr) -> int:
 def _term_text(m: Member, c: sympy.Expr) -> str:
     if c == 1:
         return m.label
-    text = sympy.sstr(c)
+    text = sympy.sstr(c.xreplace({s: sympy.Symbol(display_name(s.name)) for s in c.free_symbols}))
     if c.is_Add:
         text = f"({text})"
     return f"{text} {m.label}"
