@@ -9,7 +9,7 @@ import sympy
 from identify.symbolic.check import CheckResult
 from identify.theory.rates import Prediction
 
-__all__ = ["format_check", "format_verdict_table", "format_prediction"]
+__all__ = ["format_check", "format_verdict_table", "format_prediction", "format_simulation"]
 
 _YES = {True: "holds", False: "fails", None: "inconclusive"}
 
@@ -122,4 +122,26 @@ def format_prediction(p: Prediction) -> str:
     lines.append(f"  {p.match}")
     for w in p.warnings:
         lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def format_simulation(result, store: str | None = None) -> str:
+    """The text of `identify simulate`: the sweep, the slope table, the reasons."""
+    from identify.numeric.slopes import slope_table
+
+    spec = result.spec
+    m = spec.model
+    lines = [f"identify simulate: {m['expert']} (gate {m['gate']}, {m['estimator']}, "
+             f"d = {m['dim']})",
+             f"  truth: {spec.truth['name']} with {len(spec.truth['atoms'])} atoms; fitted k = "
+             f"{list(spec.fitted_ks)}; n = {list(spec.ns)}; {spec.replicates} replicates"]
+    for k, p in spec.predictions.items():
+        lines.append(f"  k = {k}: verdict {p['verdict']}; source {p['source']}")
+    where = f"store: {store} (sweep {spec.sweep_id}); " if store else f"sweep {spec.sweep_id}; "
+    lines.append(f"  {where}{len(result.rows)} tasks, {result.failed} failed fits")
+    lines.append("")
+    lines.append(slope_table(result.slopes))
+    for f in result.slopes:
+        if f.predicted is None or f.verdict != "confirmed":
+            lines.append(f"  {f.quantity} (k = {f.fitted_k}): {f.reason}")
     return "\n".join(lines)

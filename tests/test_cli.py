@@ -23,7 +23,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_check_prints_relation_certificate_and_verdict(capsys):
     assert main(["check", "tanh(a*x+b)"]) == 0
     out = capsys.readouterr().out
-    assert "dF/da = d2F/(dbeta1 db)" in out
+    assert "dF/da = d2F/(dbeta_1 db)" in out
     assert "Certificate: nonzero 18x18 minor" in out
     assert "Verdict: strongly identifiable" in out
 
@@ -104,7 +104,7 @@ def test_graph_export_and_plot(tmp_path, capsys):
     assert main(["check", "tanh(a*x+b)", "--graph", str(g), "--plot", str(png)]) == 0
     assert main(["check", "tanh(a*x+b)", "--graph", str(j)]) == 0
     graph = nx.read_graphml(g)
-    assert graph.edges["a", "b"]["label"] == "dF/da = d2F/(dbeta1 db)"
+    assert graph.edges["a", "b"]["label"] == "dF/da = d2F/(dbeta_1 db)"
     assert json.loads(j.read_text())["edges"]
     assert png.read_bytes()[:4] == b"\x89PNG"
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from identify import display
 from identify.errors import ConfigError
 from identify.model.model import Model, build_model
 from identify.numeric.compile import NumericModel
@@ -173,6 +174,7 @@ class SimulationResult:
     spec: SimulationSpec
     rows: tuple[dict, ...]
     slopes: tuple[SlopeFit, ...]
+    __repr__, __str__, _repr_html_, _repr_markdown_, to_frame, plot, __post_init__ = display.SIMULATION
 
     @property
     def failed(self) -> int:

@@ -351,8 +351,10 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
     todo = [t for t in tasks if t.key not in done]
     keys = {t.key for t in tasks}
     failed = sum(r.get("status") == "failed" for r in store.rows(sweep, keys))
+    label = progress if isinstance(progress, str) else None  # names the work: "tanh(a*x+b) k=2,3"
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress,
-               file=sys.stderr, unit="task", desc=sweep, dynamic_ncols=True)
+               file=sys.stderr, unit="fit" if label else "task", desc=label or sweep,
+               dynamic_ncols=True)
     bar.set_postfix(failed=failed)
 
     def finish(row: dict) -> None:

@@ -38,7 +38,7 @@ class SimulationSection:
         return sum(self.statuses.values())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     """Everything the printers render."""
 
@@ -52,6 +52,35 @@ class Report:
     def title(self) -> str:
         m = self.check.model
         return f"Identifiability of {m.expert.formula} under {m.gate.spec} gating"
+
+    def write(self, folder: str) -> dict[str, str]:
+        """Write report.html, report.md, report.tex and the figures into ``folder``; returns
+        the paths by format."""
+        from identify.report.write import write_report
+
+        return write_report(self, folder)
+
+    def render(self, fmt: str = "md") -> str:
+        """The report as one string: ``html``, ``md`` or ``tex``."""
+        from identify.report.write import render
+
+        return render(self, fmt)
+
+    def __repr__(self) -> str:
+        from identify.display import report_repr
+
+        return report_repr(self)
+
+    def __str__(self) -> str:
+        return self.render("md")
+
+    def _repr_html_(self) -> str:
+        from identify.report.write import render_fragment
+
+        return render_fragment(self, "html")
+
+    def _repr_markdown_(self) -> str:
+        return self.render("md")
 
 
 def _same_model(config: dict, check: CheckResult) -> bool:
@@ -99,15 +128,9 @@ def load_simulation(store_path: str, check: CheckResult, figure_dir: str
     spec = SimulationSpec(config["model"], config["truth"], config["fit"], ks, ns, reps,
                           config["predictions"])
     slopes = analyse(spec, rows)
-    figures = {}
-    losses = [s for s in slopes if not s.quantity.startswith("block")]
-    blocks = [s for s in slopes if s.quantity.startswith("block")]
-    if losses:
-        figures["rates-losses"] = plot_slopes(losses, os.path.join(figure_dir, "rates-losses"),
-                                              "Voronoi losses against n")
-    if blocks:
-        figures["rates-blocks"] = plot_slopes(blocks, os.path.join(figure_dir, "rates-blocks"),
-                                              "per-block parameter errors against n")
+    figures = {"rates": plot_slopes(slopes, os.path.join(figure_dir, "rates"),
+                                    f"{check.model.expert.formula} ({check.model.gate.spec}): "
+                                    "measured rates against n")} if slopes else {}
     statuses = dict(Counter(r["status"] for r in rows))
     return SimulationSection(store_path, sweep, config["truth"], ks, ns, reps, config["fit"],
                              statuses, slopes, figures), None

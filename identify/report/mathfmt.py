@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 import sympy
 from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from identify.symbolic.family import Member
+from identify.symbolic.family import Member, display_name
 from identify.symbolic.relations import Relation
 
 __all__ = ["member_expr", "relation_eq", "to_mathml", "to_latex", "formula_expr"]
 
 
 def _display_symbol(name: str) -> sympy.Symbol:
-    """beta1 -> beta_1, beta1_2 -> beta_{12}, a_e1 -> a_{e1}: how sympy prints subscripts."""
-    m = re.fullmatch(r"([A-Za-z]+?)(\d*)(?:_(\w+))?", name)
-    if not m:
-        return sympy.Symbol(name)
-    stem, digits, rest = m.groups()
-    sub = digits + (rest or "")
-    return sympy.Symbol(f"{stem}_{sub}" if sub else stem)
+    """beta1 -> beta_1, beta1_2 -> beta_{1,2}, a_e1 -> a_{e1}: the subscripts of
+    :func:`~identify.symbolic.family.display_name`, in the form sympy's printers read."""
+    text = display_name(name)
+    stem, _, sub = text.partition("_")
+    return sympy.Symbol(f"{stem}_{sub.strip('{}')}" if sub else stem)
 
 
 def member_expr(member: Member, params: list[str], base: str = "F") -> sympy.Expr:
@@ -57,12 +54,59 @@ def relation_eq(rel: Relation, params: list[str], base: str = "F") -> sympy.Eq:
 
 class _Presentation(MathMLPresentationPrinter):
     """sympy's presentation printer, keeping an undefined function's name as written (sympy
-    lowercases it: F would print as f)."""
+    lowercases it: F would print as f) and printing derivatives as the partial derivatives they
+    are, with the order on the variable: the second derivative in beta_1 is
+    ∂²F/∂β₁² (sympy writes ∂²/∂²β₁, and d for functions of one variable)."""
 
     def mathml_tag(self, e):
         if isinstance(e, AppliedUndef):
             return e.func.__name__
         return super().mathml_tag(e)
+
+    def _print_Derivative(self, e):
+        def partial(power: int | None = None):
+            mo = self.dom.createElement("mo")
+            mo.appendChild(self.dom.createTextNode("\u2202"))
+            return self._power(mo, power)
+
+        num = self.dom.createElement("mrow")
+        num.appendChild(partial(e.derivative_count))
+        den = self.dom.createElement("mrow")
+        for var, count in e.variable_count:
+            den.appendChild(partial())
+            den.appendChild(self._power(self._print(var), count))
+        frac = self.dom.createElement("mfrac")
+        frac.appendChild(num)
+        frac.appendChild(den)
+        row = self.dom.createElement("mrow")
+        row.appendChild(frac)
+        row.appendChild(self._print(e.expr))
+        return row
+
+    def _power(self, base, power: int | None):
+        if power is None or power == 1:
+            return base
+        sup = self.dom.createElement("msup")
+        sup.appendChild(base)
+        mn = self.dom.createElement("mn")
+        mn.appendChild(self.dom.createTextNode(str(power)))
+        sup.appendChild(mn)
+        return sup
+
+
+def _latex_derivative(printer, e) -> str:
+    """Partial derivatives always, the order on the variable: \\frac{\\partial^{2}}{\\partial
+    \\beta_{1}^{2}} F."""
+    den = " ".join(r"\partial " + (printer._print(v) if c == 1 else f"{printer._print(v)}^{{{c}}}")
+                   for v, c in e.variable_count)
+    n = e.derivative_count
+    num = r"\partial" if n == 1 else rf"\partial^{{{n}}}"
+    return rf"\frac{{{num}}}{{{den}}} {printer._print(e.expr)}"
+
+
+class _Latex(LatexPrinter):
+    def _print_Derivative(self, e):
+        return _latex_derivative(self, e)
 
 
 def to_mathml(expr: sympy.Basic, display: bool = False) -> str:
@@ -73,7 +117,8 @@ def to_mathml(expr: sympy.Basic, display: bool = False) -> str:
 
 
 def to_latex(expr: sympy.Basic) -> str:
-    return sympy.latex(expr)
+    """LaTeX by sympy's printer, with partial derivatives written as in the MathML."""
+    return _Latex().doprint(expr)
 
 
 def formula_expr(expr: sympy.Expr) -> sympy.Expr:

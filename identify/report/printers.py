@@ -11,7 +11,7 @@ import re
 
 import sympy
 
-from identify.report.document import Figure, Heading, Items, Math, Para, Table
+from identify.report.document import Details, Figure, Heading, Items, Math, Para, RawMath, Table
 from identify.report.mathfmt import to_latex, to_mathml
 
 __all__ = ["MarkdownPrinter", "HtmlPrinter", "LatexPrinter"]
@@ -29,10 +29,18 @@ class Printer:
         return method(block)
 
     def doc(self, blocks: list, title: str) -> str:
+        return self.body(blocks)
+
+    def body(self, blocks) -> str:
+        """The blocks alone, without a page around them."""
         return "\n".join(self._print(b) for b in blocks)
 
     def part(self, p) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def cell(self, p) -> str:
+        """A table cell: one part or a tuple of parts."""
+        return "".join(self.part(x) for x in p) if isinstance(p, tuple) else self.part(p)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
@@ -49,6 +57,8 @@ class MarkdownPrinter(Printer):
     """Markdown with LaTeX math ($...$, $$...$$); text is escaped (``_md_escape``)."""
 
     def part(self, p) -> str:
+        if isinstance(p, RawMath):
+            return f"${p.latex}$"
         return f"${to_latex(p)}$" if isinstance(p, sympy.Basic) else _md_escape(p)
 
     def _print_Heading(self, b: Heading) -> str:
@@ -61,8 +71,7 @@ class MarkdownPrinter(Printer):
         return f"$$\n{to_latex(b.expr)}\n$$\n"
 
     def _print_Table(self, b: Table) -> str:
-        cell = lambda p: self.part(p).replace("|", "\\|") if isinstance(p, sympy.Basic) \
-            else self.part(p)  # noqa: E731  (text is escaped by part)
+        cell = lambda p: re.sub(r"(?<!\\)\|", r"\\|", self.cell(p))  # noqa: E731
         lines = ["| " + " | ".join(map(_md_escape, b.header)) + " |", "|" + "---|" * len(b.header)]
         lines += ["| " + " | ".join(cell(p) for p in row) + " |" for row in b.rows]
         return "\n".join(lines) + "\n"
@@ -74,16 +83,21 @@ class MarkdownPrinter(Printer):
     def _print_Items(self, b: Items) -> str:
         return "\n".join("- " + "".join(self.part(p) for p in item) for item in b.items) + "\n"
 
+    def _print_Details(self, b: Details) -> str:
+        return (f"<details><summary>{html.escape(b.summary)}</summary>\n\n"
+                + self.body(b.blocks) + "\n</details>\n")
+
 
 class HtmlPrinter(Printer):
     """Self-contained HTML: MathML for math, inline SVG for figures, no JavaScript."""
 
     def part(self, p) -> str:
+        if isinstance(p, RawMath):
+            return p.mathml
         return to_mathml(p) if isinstance(p, sympy.Basic) else html.escape(str(p))
 
     def doc(self, blocks: list, title: str) -> str:
-        body = "\n".join(self._print(b) for b in blocks)
-        return _HTML.format(title=html.escape(title), body=body)
+        return _HTML.format(title=html.escape(title), body=self.body(blocks))
 
     def _print_Heading(self, b: Heading) -> str:
         return f"<h{b.level}>{html.escape(b.text)}</h{b.level}>"
@@ -96,7 +110,7 @@ class HtmlPrinter(Printer):
 
     def _print_Table(self, b: Table) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
-        rows = "".join("<tr>" + "".join(f"<td>{self.part(p)}</td>" for p in row) + "</tr>"
+        rows = "".join("<tr>" + "".join(f"<td>{self.cell(p)}</td>" for p in row) + "</tr>"
                        for row in b.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
@@ -108,6 +122,10 @@ class HtmlPrinter(Printer):
     def _print_Items(self, b: Items) -> str:
         return "<ul>" + "".join("<li>" + "".join(self.part(p) for p in item) + "</li>"
                                 for item in b.items) + "</ul>"
+
+    def _print_Details(self, b: Details) -> str:
+        return (f"<details><summary>{html.escape(b.summary)}</summary>" + self.body(b.blocks)
+                + "</details>")
 
 
 _HTML = """<!DOCTYPE html>
@@ -125,6 +143,7 @@ th {{ background: #f1f1f1; }}
 div.math {{ margin: 0.6rem 0 0.6rem 1.5rem; }}
 figure {{ margin: 1rem 0; }} figure svg {{ max-width: 100%; height: auto; }}
 figcaption {{ font-size: 0.9rem; color: #555; }}
+details {{ margin: 0.3rem 0 0.8rem 1.5rem; }} summary {{ cursor: pointer; color: #345; }}
 </style>
 </head>
 <body>
@@ -145,6 +164,8 @@ class LatexPrinter(Printer):
     """A standalone LaTeX article (article class, amsmath, graphicx, longtable)."""
 
     def part(self, p) -> str:
+        if isinstance(p, RawMath):
+            return f"${p.latex}$"
         return f"${to_latex(p)}$" if isinstance(p, sympy.Basic) else _tex_escape(str(p))
 
     def doc(self, blocks: list, title: str) -> str:
@@ -171,7 +192,7 @@ class LatexPrinter(Printer):
         cols = "|" + "p{%.2f\\linewidth}|" % (0.9 / len(b.header)) * len(b.header)
         lines = [f"\\begin{{longtable}}{{{cols}}}", "\\hline",
                  " & ".join(_tex_escape(h) for h in b.header) + r" \\ \hline"]
-        lines += [" & ".join(self.part(p) for p in row) + r" \\ \hline" for row in b.rows]
+        lines += [" & ".join(self.cell(p) for p in row) + r" \\ \hline" for row in b.rows]
         return "\n".join(lines + ["\\end{longtable}"])
 
     def _print_Figure(self, b: Figure) -> str:
@@ -183,3 +204,6 @@ class LatexPrinter(Printer):
         return "\\begin{itemize}\n" + "\n".join(
             "\\item " + "".join(self.part(p) for p in item) for item in b.items) + \
             "\n\\end{itemize}"
+
+    def _print_Details(self, b: Details) -> str:
+        return f"\\paragraph{{{_tex_escape(b.summary)}}}\n" + self.body(b.blocks)

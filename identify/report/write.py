@@ -11,7 +11,7 @@ from identify.report.content import Report
 from identify.report.document import report_document
 from identify.report.printers import HtmlPrinter, LatexPrinter, MarkdownPrinter
 
-__all__ = ["render", "write_report", "FORMATS"]
+__all__ = ["render", "render_fragment", "write_report", "FORMATS"]
 
 FORMATS = {"html": HtmlPrinter, "md": MarkdownPrinter, "tex": LatexPrinter}
 
@@ -39,6 +39,13 @@ def render(report: Report, fmt: str = "md") -> str:
     figs = _figures(report)
     svg = {name: _inline_svg(paths[0]) for name, paths in figs.items()} if fmt == "html" else {}
     return FORMATS[fmt](figs, svg).doc(report_document(report), report.title)
+
+
+def render_fragment(report: Report, fmt: str = "html") -> str:
+    """The report's body without the page around it (for a notebook cell)."""
+    figs = _figures(report)
+    svg = {name: _inline_svg(paths[0]) for name, paths in figs.items()} if fmt == "html" else {}
+    return FORMATS[fmt](figs, svg).body(report_document(report))
 
 
 def write_report(report: Report, out_dir: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import sympy
 
+from identify import display
 from identify.errors import ConfigError
 from identify.model.catalog import resolve_expert
 from identify.model.expert import Expert
@@ -65,6 +66,7 @@ class CheckResult:
     graph: nx.Graph
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    __repr__, __str__, _repr_html_, _repr_markdown_, to_frame, relations_frame = display.CHECK
 
     @property
     def relations(self):
@@ -205,7 +207,7 @@ def check(
     >>> r.verdict.value
     'strongly identifiable'
     >>> [rel.text for rel in r.relations]
-    ['dF/da = d2F/(dbeta1 db)']
+    ['dF/da = d2F/(dbeta_1 db)']
     """
     start = time.perf_counter()
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)

@@ -6,30 +6,44 @@ what was differentiated (and, for the literal conditions, by a monomial of the i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations_with_replacement, groupby
 
 import sympy
 
-__all__ = ["Member", "taylor_family", "literal_family", "derivative_label", "CONDITIONS"]
+__all__ = ["Member", "taylor_family", "literal_family", "derivative_label", "display_name", "CONDITIONS"]
 
 
-def _power(name: str, k: int) -> str:
-    if k == 1:
-        return ""
-    return f"^{k}" if name[-1].isdigit() else str(k)
+def display_name(name: str) -> str:
+    """A parameter name with its indices written as subscripts, so that an index can never be
+    read as a derivative order: ``a2`` -> ``a_2``, ``beta1`` -> ``beta_1``, ``beta1_2`` ->
+    ``beta_{1,2}``, ``a1_e1`` -> ``a_{1,e1}``, ``tau`` -> ``tau``."""
+    m = re.fullmatch(r"([A-Za-z]+?)(\d*)(?:_(\w+))?", name)
+    if not m:
+        return name
+    stem, digits, rest = m.groups()
+    subs = ([digits] if digits else []) + (rest.split("_") if rest else [])
+    if not subs:
+        return stem
+    sub = ",".join(subs)
+    return f"{stem}_{sub}" if len(sub) == 1 else f"{stem}_{{{sub}}}"
 
 
 def derivative_label(base: str, derivative: Sequence[str]) -> str:
-    """``F``, ``dF/da``, ``d2F/da2``, ``d2F/(dbeta1 db)``."""
+    """``F``, ``dF/da``, ``d2F/(da da)``, ``d2F/(dbeta_1 db)``, ``dF/da_2``.
+
+    Every differentiation is written out (``da da``, never ``da2``) and components carry an
+    underscore (``a_2``), so ``d2F/(da da)`` (second derivative in a) and ``dF/da_2``
+    (first derivative in the component a_2) cannot be confused.
+    """
     n = len(derivative)
     if n == 0:
         return base
-    groups = _runs(derivative)
-    denom = " ".join(f"d{name}{_power(name, k)}" for name, k in groups)
+    names = [display_name(d) for d in derivative]
     head = f"d{n if n > 1 else ''}{base}"
-    return f"{head}/{denom}" if len(groups) == 1 else f"{head}/({denom})"
+    return f"{head}/d{names[0]}" if n == 1 else f"{head}/(" + " ".join(f"d{x}" for x in names) + ")"
 
 
 def _runs(names: Sequence[str]) -> list[tuple[str, int]]:
@@ -38,7 +52,7 @@ def _runs(names: Sequence[str]) -> list[tuple[str, int]]:
 
 
 def monomial_label(inputs: Sequence[str]) -> str:
-    return "*".join(f"{n}^{k}" if k > 1 else n for n, k in _runs(inputs))
+    return "*".join(f"{display_name(n)}^{k}" if k > 1 else display_name(n) for n, k in _runs(inputs))
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class Member:
     Attributes
     ----------
     label:
-        Human-readable name, e.g. ``d2F/(dbeta1 db)`` or ``x*dh/da``.
+        Human-readable name, e.g. ``d2F/(dbeta_1 db)`` or ``x*dh/da``.
     derivative:
         Parameter names differentiated by, in parameter order.
     multiplier:
@@ -156,7 +170,7 @@ CONDITIONS = {
                    "{x^nu d^gamma h/d eta^gamma : |nu| + |gamma| <= 2} linearly independent",
                    "arXiv:2402.02952 (recalled)"),
     "strong_mle": ("strong identifiability, Gaussian MLE",
-                   "{dh/deta_u, d2h/deta_u deta_v, x_u dh/deta_v} linearly independent",
+                   "{dh/deta_u, d2h/(deta_u deta_v), x_u dh/deta_v} linearly independent",
                    "arXiv:2505.10860 Def. 1"),
     "weak": ("weak identifiability", "{dh/deta_u} linearly independent",
              "arXiv:2505.10860 Def. 2"),

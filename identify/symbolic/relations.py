@@ -26,10 +26,11 @@ from flint import arb, fmpq, fmpq_mat
 from identify.symbolic.arbeval import ArbProgram, workprec
 from identify.symbolic.budget import Budget
 from identify.symbolic.collocation import Collocation
-from identify.symbolic.family import Member
+from identify.symbolic.family import Member, display_name
 from identify.symbolic.linalg import dependent_coefficients, eliminate
 from identify.symbolic.pieces import prove_on_pieces
 from identify.symbolic.points import PointSampler
+from identify.symbolic.proofsteps import proof_steps as _proof_steps
 
 __all__ = ["Relation", "SearchContext", "discover_relation", "MAX_DEGREE", "MAX_UNKNOWNS",
            "is_weight_member"]
@@ -57,6 +58,7 @@ class Relation:
 
     terms: tuple[tuple[Member, sympy.Expr], ...]
     proof: str
+    proof_steps = _proof_steps  # the proof step by step: the sum, F substituted, each rewrite, 0
 
     @property
     def kind(self) -> str:
@@ -95,7 +97,7 @@ class Relation:
 
     @property
     def text(self) -> str:
-        """The relation as an equation, e.g. ``dF/da = d2F/(dbeta1 db)``."""
+        """The relation as an equation, e.g. ``dF/da = d2F/(dbeta_1 db)``."""
         lhs, rhs = [], []
         for m, c in self.terms:
             (lhs if _sign(c) > 0 else rhs).append((m, c if _sign(c) > 0 else -c))
@@ -137,7 +139,7 @@ def _sign(c: sympy.Expr) -> int:
 def _term_text(m: Member, c: sympy.Expr) -> str:
     if c == 1:
         return m.label
-    text = sympy.sstr(c)
+    text = sympy.sstr(c.xreplace({s: sympy.Symbol(display_name(s.name)) for s in c.free_symbols}))
     if c.is_Add:
         text = f"({text})"
     return f"{text} {m.label}"

@@ -18,7 +18,7 @@ systems, invariant under reparametrisation, is ``identify.theory.classify.derive
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 
 from identify.symbolic.analysis import FamilyAnalysis
 from identify.symbolic.conditions import ConditionResult
@@ -26,7 +26,7 @@ from identify.symbolic.conditions import ConditionResult
 __all__ = ["Verdict", "decide"]
 
 
-class Verdict(Enum):
+class Verdict(StrEnum):  # compares equal to its text: verdict == "strongly identifiable"
     STRONG = "strongly identifiable"
     WEAK = "weakly identifiable"
     FIRST_ORDER = "first-order degenerate"

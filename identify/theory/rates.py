@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from identify import display
 from identify.errors import ConfigError
 from identify.symbolic.check import CheckResult
 from identify.symbolic.verdict import Verdict
@@ -66,6 +67,7 @@ class Prediction:
     verdict: Verdict = Verdict.INCONCLUSIVE
     verdict_reason: str = ""
     derivation: Derivation | None = field(default=None, compare=False)
+    __repr__, __str__, _repr_html_, _repr_markdown_, to_frame = display.PREDICTION
 
     def to_dict(self) -> dict:
         return {"row": self.row.to_dict() if self.row else None, "match": self.match,

@@ -101,11 +101,11 @@ def test_cli_simulate_json(tmp_path, capsys):
     store = tmp_path / "c.sqlite"
     code = main(["simulate", "tanh(a*x)", "--fitted-k", "2", "--n", "200,400,800",
                  "--reps", "2", "--store", str(store), "--workers", "1", "--no-progress",
-                 "--json", "--plot", str(tmp_path / "p")])
+                 "--json", "--plot", str(tmp_path / "p.svg")])
     assert code == 0
     d = json.loads(capsys.readouterr().out)
     assert d["tasks"] == 6 and d["slopes"]
-    assert (tmp_path / "p.svg").exists() and (tmp_path / "p.png").exists()
+    assert (tmp_path / "p.svg").exists() and not (tmp_path / "p.png").exists()  # exactly FILE
 
 
 @pytest.mark.parametrize("content", [b"not a database at all", b"SQLite format 3\x00garbage"])

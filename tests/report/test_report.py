@@ -31,7 +31,7 @@ def report_dir(tmp_path_factory):
 
 def test_report_files_are_written(report_dir):
     for name in ("report.html", "report.md", "report.tex", "interaction-graph.svg",
-                 "rates-losses.svg", "rates-losses.png"):
+                 "rates.svg", "rates.png"):
         assert (report_dir / name).stat().st_size > 0, name
 
 
@@ -40,10 +40,10 @@ def test_html_is_self_contained_mathml_without_javascript(report_dir):
     assert "<script" not in page.lower()
     assert not re.search(r'(src|href)="(https?:)?//', page)  # no CDN, nothing remote
     assert page.count("<math") >= 10 and "<mfrac>" in page
-    assert page.count("<svg") >= 3  # graph and both rate plots inlined
+    assert page.count("<svg") >= 2  # the graph and the rates figure inlined
     for section in ("The model", "The derivative family", "Zero functions", "Relations (PDEs)",
                     "Certificate", "The literal conditions", "Verdict", "Parameter interactions",
-                    "Predicted rates", "Simulation"):
+                    "Predicted rates", "Simulation", "Conclusion"):
         assert f">{section}" in page, section
     assert "Strongly identifiable" in page and "arXiv:2503.03213" in page
     assert "failed fits" in page and "confirmed" in page or "contradicted" in page
@@ -116,3 +116,60 @@ def test_html_renders_in_headless_chromium_with_mathml_and_no_console_errors(rep
     _chromium(solo.as_uri(), str(tmp_path / "solo.png"), str(tmp_path / "p2"), "800,300")
     rows, _ = _ink_rows(str(tmp_path / "solo.png"))
     assert rows.size and rows.max() - rows.min() > 30  # a fraction, not flat text
+
+
+def test_mathml_puts_the_order_on_the_variable(report_dir):
+    page = (report_dir / "report.html").read_text()
+    # the second derivative in beta_1: d^2 / (d beta_1^2), never d^2 / d^2 beta_1
+    second = ("<mo>&#8706;</mo><msup><msub><mi>&#946;</mi><mi>1</mi></msub><mn>2</mn></msup>")
+    assert second in page
+    assert "<mrow><msup><mo>&#8706;</mo><mn>2</mn></msup><msub><mi>" not in page
+
+
+def test_rates_are_math_in_markdown_and_latex(report_dir):
+    md = (report_dir / "report.md").read_text()
+    tex = (report_dir / "report.tex").read_text()
+    assert "$n^{-1/4}$" in md and "$n^{-1/2}$" in md and "n^-1/4" not in md.split("## Conclusion")[0]
+    assert "$n^{-1/4}$" in tex
+
+
+def test_relations_carry_their_proof_steps_folded(report_dir):
+    page = (report_dir / "report.html").read_text()
+    assert page.count("<details>") >= 1
+    details = page.split("<details>", 1)[1].split("</details>", 1)[0]
+    assert "step by step" in details and "Step 1" in details and "<mn>0</mn>" in details
+    md = (report_dir / "report.md").read_text()
+    assert "<details><summary>Proof of R1, step by step</summary>" in md
+
+
+def test_the_report_ends_with_a_conclusion_tying_the_chain(report_dir):
+    md = (report_dir / "report.md").read_text()
+    conclusion = md.split("## Conclusion", 1)[1]
+    assert "Proved: the model is strongly identifiable" in conclusion
+    assert "Predicted (softmax-lse-strong)" in conclusion and "$n^{-1/4}$" in conclusion
+    assert "Measured:" in conclusion and "Agreement:" in conclusion
+    no_store = render(build_report(check("a*x+b"), figure_dir=None), "md")
+    assert "Measured: nothing" in no_store.split("## Conclusion", 1)[1]
+
+
+def test_report_object_writes_and_displays_itself(tmp_path):
+    import identify
+
+    rep = identify.report("tanh(a*x+b)", figure_dir=str(tmp_path / "figs"))
+    assert "\n" not in repr(rep) and "strongly identifiable" in repr(rep)
+    written = rep.write(str(tmp_path / "out"))
+    assert set(written) == {"html", "md", "tex"}
+    assert "<!DOCTYPE" not in rep._repr_html_() and "<math" in rep._repr_html_()
+    assert str(rep).lstrip().startswith("# Identifiability of tanh(a*x+b)")
+
+
+def test_screenshot_of_the_report_in_headless_chromium(report_dir, tmp_path):
+    """The HTML report renders in a real browser (a screenshot is taken and is not blank) and
+    the rates figure inside it keeps its legends off the data (checked on the figure's
+    geometry in tests/numeric/test_plots_layout.py)."""
+    assert CHROMIUM, "needs Debian's chromium: `make test` installs it (apt-get install chromium)"
+    png = tmp_path / "report.png"
+    _chromium((report_dir / "report.html").as_uri(), str(png), str(tmp_path / "p3"),
+              "1200,6000")
+    _rows, dark = _ink_rows(str(png))
+    assert dark.mean() > 0.01
