@@ -141,7 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, metavar="SECONDS",
                    help=f"time budget; when spent the verdict is inconclusive with what was "
                    f"proved so far (default: {DEFAULT_BUDGET:g})")
-    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
     p = sub.add_parser("rates", help="predicted estimation rates per parameter block")
     _expert_args(p)
