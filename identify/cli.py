@@ -1,4 +1,4 @@
-"""Command line: ``identify check | rates | simulate | report | catalog | demo``.
+"""Command line: ``identify check | rates | simulate | reproduce | report | catalog | demo``.
 
 Thin by design: parse options, call the library, print text or JSON. Every
 :class:`~identify.errors.IdentifyError` becomes one ``error: ...`` line on stderr and exit
@@ -89,6 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initialisation (default: the papers' near-truth protocol)")
     p.add_argument("--restarts", type=int, default=2, help="starts per fit (default: 2)")
     p.add_argument("--plot", metavar="STEM", help="write the log-log plot to STEM.svg/.png")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="verdict band: confirmed when the slope interval lies within predicted "
+                   "+- this (default: the preset's, else 0.1)")
+    p.add_argument("--until-width", type=float, default=None, metavar="W",
+                   help="add replicates in rounds until every predicted slope's interval is "
+                   "narrower than W (or --max-fits / --max-seconds is spent)")
+    p.add_argument("--max-fits", type=int, default=None, help="fit budget for --until-width")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="time budget for --until-width (checked between rounds)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("reproduce", help="rerun a published simulation: paper vs measured")
+    p.add_argument("name", nargs="?", help="a reproduction (see --list)")
+    p.add_argument("--list", action="store_true", help="list the shipped reproductions")
+    p.add_argument("--full", action="store_true", help="the paper's setting (slow)")
+    p.add_argument("--store", default=None, help="SQLite results file (default: a temporary one)")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -207,6 +225,26 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, workers=args.workers, quick=args.quick)
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    import os
+
+    from identify.numeric.reproduce import format_reproduction, list_text, reproduce
+
+    if args.list:
+        print(list_text())
+        return 0
+    if not args.name:
+        raise IdentifyError("give a reproduction NAME or --list",
+                            hint="e.g. identify reproduce --list")
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise IdentifyError(f"--workers must be >= 1, got {workers}")
+    rep = reproduce(args.name, full=args.full, store=args.store, workers=workers,
+                    progress=not args.no_progress)
+    print(json.dumps(rep.to_dict(), indent=2) if args.json else format_reproduction(rep))
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     import os
 
@@ -237,7 +275,9 @@ def _simulate(args: argparse.Namespace) -> int:
     result = simulate(formula, args.gate, preset=args.preset, truth=args.truth, dim=args.dim,
                       estimator=args.estimator, fitted_ks=ks, ns=args.n, replicates=args.reps,
                       settings=settings, store=args.store, workers=workers,
-                      scheduler=args.scheduler, progress=not args.no_progress)
+                      scheduler=args.scheduler, progress=not args.no_progress,
+                      tolerance=args.tolerance, until_width=args.until_width,
+                      max_fits=args.max_fits, max_seconds=args.max_seconds)
     paths = plot_slopes(result.slopes, args.plot, title=result.spec.model["expert"]) \
         if args.plot else ()
     if args.json:
@@ -250,8 +290,11 @@ def _simulate(args: argparse.Namespace) -> int:
           f"{list(spec.fitted_ks)}; n = {list(spec.ns)}; {spec.replicates} replicates")
     for k, p in spec.predictions.items():
         print(f"  k = {k}: verdict {p['verdict']}; source {p['source']}")
-    print(f"  store: {args.store} (sweep {spec.sweep_id}); {len(result.rows)} tasks, "
-          f"{result.failed} failed fits")
+    counts = ", ".join(f"{v} {k}" for k, v in result.statuses.items())
+    print(f"  store: {args.store} (sweep {spec.sweep_id}); {len(result.rows)} fits: {counts}; "
+          f"slopes use converged fits; tolerance {spec.tolerance:g}")
+    if args.until_width is not None:
+        print(f"  rounds: {result.rounds}, stopped by {result.stopped}")
     print()
     print(slope_table(result.slopes))
     for f in result.slopes:
@@ -271,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"check": _check, "rates": _rates, "simulate": _simulate,
-                    "report": _report, "catalog": _catalog, "demo": _demo}
+                    "report": _report, "catalog": _catalog, "demo": _demo,
+                    "reproduce": _reproduce}
         return commands[args.command](args)
     except IdentifyError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
