@@ -74,7 +74,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {r.name: r for r in (
          _block("over", "a", 3, -0.25, f"n^-1/4 = n^-1/r~(2) ({_SG})"),
          _block("over", "nu", 3, -0.25, f"n^-1/4 = n^-1/r~(2) ({_SG})"),
          *(_block("exact", b, 3, -0.5, f"n^-1/2 ({_SG})") for b in ("beta1", "a", "b", "nu"))),
-        quick=("2e2:2e3:4", 3), full=("1e2:1e5:12", 40),
+        quick=("1e2:1e3:4", 3), full=("1e2:1e5:12", 40),
         note="the paper's published setup (authors' code): gates (-8, 25), (0, 0), experts "
              "(b, a) = (15, -20), (-5, 20), noise sd 0.3, 0.4, X on a grid in [0, 1]"),
     Reproduction(
@@ -83,7 +83,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {r.name: r for r in (
         "laplace-gaussian-linear",
         (Claim("D1 (k = 2)", 2, "losses", "D1", -0.49, "n^-0.49 (measured, exact-fitted)"),
          Claim("D2 (k = 3)", 3, "losses", "D2", -0.47, "n^-0.47 (measured, over-fitted)")),
-        quick=("1e3:1e4:4", 3), full=("1e3:1e5:10", 5),
+        quick=("2e2:2e3:4", 3), full=("1e3:1e5:10", 5),
         note="the paper's design (k* = 2, X ~ U[0, 1], sizes 1e3-1e5); its parameter values "
              "are not recorded in theory.md, so the atoms are identify's own"),
     Reproduction(

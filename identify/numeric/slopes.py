@@ -381,6 +381,11 @@ def _judge(groups, counts, slope, ci, rslope, rci, predicted, tol, statuses, use
     ci_text = f"slope {slope:.3f}, {level:.0%} interval [{lo:.3f}, {hi:.3f}]"
     if no_prediction:
         return "inconclusive", f"no prediction: {no_prediction}.", None, None
+    total = sum(statuses.values())
+    good = sum(v for s, v in statuses.items() if s in used)
+    if total and good * 2 < total:
+        return ("inconclusive", f"fits mostly not {'/'.join(used)} ({good} of {total}: "
+                f"{_status_text(statuses)}): no verdict.", None, None)
     if k < MIN_SIZES:
         return ("inconclusive", f"only {k} usable sample size(s), at least {MIN_SIZES} needed.",
                 None, None)
@@ -389,11 +394,6 @@ def _judge(groups, counts, slope, ci, rslope, rci, predicted, tol, statuses, use
     if thin:
         return ("inconclusive", f"fewer than {MIN_REPLICATES} usable replicates at "
                 f"{', '.join(thin)}: no verdict.", None, None)
-    total = sum(statuses.values())
-    good = sum(v for s, v in statuses.items() if s in used)
-    if total and good * 2 < total:
-        return ("inconclusive", f"fits mostly not {'/'.join(used)} ({good} of {total}: "
-                f"{_status_text(statuses)}): no verdict.", None, None)
     centre = 0.0 if predicted is None else float(predicted)
     verdict = _band_verdict(lo, hi, centre, tol)
     decay = None

@@ -34,7 +34,7 @@ from identify.numeric.store import ResultStore, to_json
 __all__ = ["Task", "task_seed", "make_tasks", "parse_sizes", "run_sweep", "demo_task",
            "STATUSES", "TIMING_FIELDS"]
 
-STATUSES = frozenset({"converged", "budget", "local", "failed"})
+STATUSES = frozenset({"converged", "local", "budget", "failed"})
 #: Row fields that measure time and so differ between two runs of the same task.
 TIMING_FIELDS = ("seconds",)
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -279,7 +279,7 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
     Parameters
     ----------
     task_fn:
-        ``task_fn(config, task) -> dict`` with ``"status"`` in converged/budget/local/failed. With
+        ``task_fn(config, task) -> dict`` with ``"status"`` in converged/local/budget/failed. With
         a pool it must be a module-level (picklable) function. If it raises, the task's row
         is ``{"status": "failed", "reason": "<ExcType>: <msg>", ...}``.
     config:
