@@ -85,8 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SQLite results file; rerunning resumes (default: identify-results.sqlite)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a Dask scheduler address")
-    p.add_argument("--init", default="near-truth", choices=["near-truth", "random", "mixed"],
-                   help="initialisation (default: the papers' near-truth protocol)")
+    p.add_argument("--init", default="near-truth",
+                   help="initialisation: near-truth (default: the papers' protocol, the extra "
+                        "atoms at random true atoms), split:J (the extra atoms at true atom J), "
+                        "random or mixed")
     p.add_argument("--restarts", type=int, default=2, help="starts per fit (default: 2)")
     p.add_argument("--plot", metavar="STEM", help="write the log-log plot to STEM.svg/.png")
     p.add_argument("--tolerance", type=float, default=None,

@@ -95,6 +95,8 @@ class NumericModel:
         self.y_sym = make_symbol("y")
         args = list(self.x_syms) + ([self.y_sym] if self.density else []) + self.atom_syms + shared
         self._args = args
+        self._score_expr, self._h_expr = score, h
+        self._second: dict[str, list] = {}
         self._score = _lambdify(args, score)
         self._dscore = [_lambdify(args, sympy.diff(score, s)) for s in gate_syms + shared]
         self._h = _lambdify(args, h)
@@ -143,6 +145,27 @@ class NumericModel:
             var = np.array([atoms[g, v] for _, _, v in self._leaves])[e]
             y[rows] = means[np.arange(rows.size), e] + rng.normal(size=rows.size) * np.sqrt(var)
         return y
+
+    def second_derivatives(self, which: str) -> list[list]:
+        """Compiled second derivatives of the score (``"score"``, over the gate's and the
+        shared parameters) or of the expert (``"expert"``, over its parameters), from the same
+        sympy expressions; None where sympy proves the derivative identically 0."""
+        if which not in self._second:
+            expr, syms = ((self._score_expr, self.gate_syms + self.shared_syms) if which == "score"
+                          else (self._h_expr, self.expert_syms))
+            rows = []
+            for p, sp_ in enumerate(syms):
+                row = []
+                for q, sq in enumerate(syms):
+                    if q < p:
+                        row.append(rows[q][p])
+                        continue
+                    d2 = sympy.diff(expr, sp_, sq)
+                    row.append(None if d2 == 0 else _lambdify(self._args, d2))
+                rows.append(row)
+            self._second[which] = rows
+        return self._second[which]
+
     # -- layout ---------------------------------------------------------------------------
     @property
     def n_free(self) -> int:

@@ -1,21 +1,32 @@
-"""Fitting a k-atom mixture: least squares and the Gaussian MoE's maximum likelihood.
+"""Fitting a k-atom mixture, with a certificate of where each fit stopped.
 
-- Least squares: trust-region reflective (``scipy.optimize.least_squares``) with the
-  analytic Jacobian, several starts, a per-start evaluation budget.
-- Gaussian MoE: EM. For softmax-type gates the M-step is weighted least squares for each
-  expert (exact for experts linear in their parameters), the closed-form variances, and
-  Fisher scoring (IRLS) for the gate with step halving; for the other gates a short
-  L-BFGS-B step on the EM surrogate Q (a generalised EM). Then a quasi-Newton polish of the
-  full log-likelihood with its analytic gradient. Over-specified EM crawls (its iteration count
-  grows like a power of n), so it stops on the gradient norm *and* the parameter change,
-  and its iteration cap grows with n.
-- Initialisation: the papers' protocol (every true atom gets at least one fitted atom,
-  weights split inside a cell, small noise around the truth shrinking like n^-0.083), or
-  random starts.
+- Least squares: Levenberg-Marquardt (MINPACK; the bounded trust-region reflective method
+  when a parameter must stay positive or LM leaves the compact box) with the analytic
+  Jacobian; objective RSS / n.
+- Gaussian MoE: a few EM iterations to get close (:mod:`identify.numeric.em`), then a
+  second-order method on the full objective -log-likelihood / n
+  (:func:`identify.numeric.newton.newton_minimise`) with the analytic Hessian
+  (:mod:`identify.numeric.hessian`, from the same sympy model) or, for models without one,
+  central differences of the analytic gradient.
+- Starts: the papers' protocol (every true atom gets at least one fitted atom, the extra
+  atoms go to true atoms at random, seeded per task; small noise around the truth shrinking
+  like n^-0.083), ``split:J`` (every extra atom at true atom J, 1-based), or random starts;
+  several starts, the best objective wins.
 
-Every fit returns a :class:`FitResult` with a status (converged / budget / failed), the
-iterations, objective, gradient norm and time; a failure is a result with its reason, never
-an exception.
+Every fit ends with a certificate: the objective, the norm of its gradient (the projected
+gradient when a bound is active) and the declared tolerance, and the truth's objective on
+the same data. The status is exactly one of
+
+- ``converged``: the gradient test passed (grad_norm <= grad_tol) and the objective is not
+  worse than the truth's;
+- ``local``: the gradient test passed at an objective worse than the truth's (a local
+  optimum; RSS(fit) > RSS(truth), or loglik(fit) < loglik(truth));
+- ``budget``: stopped on an iteration or evaluation cap before the gradient test passed;
+- ``failed``: an error or a stall (no step improves the objective nor the gradient), with
+  the reason.
+
+Nothing depends on time: identical inputs give identical results (``seconds`` is reported
+apart and is not part of a fit's identity).
 """
 
 from __future__ import annotations
@@ -25,29 +36,61 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import least_squares, minimize
+from scipy.optimize import least_squares
 
+from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
+from identify.numeric.em import em_iteration, m_step  # noqa: F401  (m_step: benchmarks)
+from identify.numeric.hessian import fd_hessian, has_analytic_hessian, loglik_hessian, loglik_value
+from identify.numeric.newton import newton_minimise, projected_gradient
 
-__all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners"]
+__all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "parse_init",
+           "truth_objective", "CERTIFICATE_KEYS"]
+
+#: the keys of :meth:`FitResult.to_dict` that certify a fit (stable names, consumed by sweeps)
+CERTIFICATE_KEYS = ("status", "reason", "objective", "grad_norm", "grad_tol", "truth_objective",
+                    "iterations", "method", "active_bounds", "starts")
 
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How to fit. ``init``: ``near-truth`` (the papers' protocol) or ``random``."""
+    """How to fit. ``init``: ``near-truth`` (the papers' protocol), ``split:J`` (the extra
+    atoms at true atom J, 1-based), ``random`` or ``mixed`` (near-truth, then random)."""
 
     init: str = "near-truth"
     restarts: int = 2
     init_noise: float = 0.1
-    max_nfev: int = 2000
-    em_iterations: int = 60
-    em_tol: float = 1e-6
-    em_mstep_iterations: int = 5  # a generalised EM step needs an improvement, not the optimum
-    polish_iterations: int = 300
+    max_nfev: int = 2000           # least squares: residual evaluations per start
+    # Gaussian MoE: EM warm-up iterations (at most); None: 0 from near-truth and split starts
+    # (already close; at n = 1e5 an EM iteration costs ~8 Newton iterations and did not shorten
+    # the Newton phase), 20 from random ones
+    em_iterations: int | None = None
+    em_tol: float = 1e-6           # ... stopped early when |delta loglik| / n < em_tol
+    em_mstep_iterations: int = 5   # a generalised EM step needs an improvement, not the optimum
+    newton_iterations: int = 200   # second-order iterations per start (the cap: "budget")
+    grad_tol: float = 1e-8         # the gradient test: |grad objective| <= grad_tol
     box: float = 10.0  # parameters live in [-box * scale, box * scale], scale = max(1, |truth|)
+
+    def __post_init__(self) -> None:
+        parse_init(self.init)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def parse_init(init: str) -> tuple[str, int | None]:
+    """``near-truth`` / ``random`` / ``mixed`` / ``split:J`` -> (kind, J - 1 or None)."""
+    if init in ("near-truth", "random", "mixed"):
+        return init, None
+    if init.startswith("split:"):
+        try:
+            j = int(init.split(":", 1)[1])
+        except ValueError:
+            j = 0
+        if j >= 1:
+            return "split", j - 1
+    raise ConfigError(f"init must be near-truth, random, mixed or split:J (J >= 1, a true atom), "
+                      f"got {init!r}", where="init")
 
 
 @dataclass(frozen=True)
@@ -60,20 +103,40 @@ class FitResult:
     grad_norm: float
     seconds: float
     starts: int
+    grad_tol: float = float("nan")
+    truth_objective: float | None = None
+    method: str = ""
+    active_bounds: int = 0
 
     def to_dict(self) -> dict:
-        return {"status": self.status, "reason": self.reason, "iterations": self.iterations,
-                "objective": self.objective, "grad_norm": self.grad_norm,
-                "seconds": round(self.seconds, 4), "starts": self.starts}
+        """The certificate (:data:`CERTIFICATE_KEYS`) and ``seconds`` (wall time: keep it out
+        of identity checks)."""
+        out = {"status": self.status, "reason": self.reason, "iterations": self.iterations,
+               "objective": self.objective, "grad_norm": self.grad_norm,
+               "grad_tol": self.grad_tol, "truth_objective": self.truth_objective,
+               "method": self.method, "active_bounds": self.active_bounds,
+               "starts": self.starts, "seconds": round(self.seconds, 4)}
+        return out
 
 
-def cell_owners(k: int, k_true: int) -> list[int]:
-    """Which true atom each fitted atom starts near: the first k* - 1 one each, the extras
-    round robin over the non-reference atoms, the last fitted atom on the reference atom."""
+def cell_owners(k: int, k_true: int, rng: np.random.Generator | None = None,
+                at: int | None = None) -> list[int]:
+    """Which true atom each fitted atom starts near (0-based). Every true atom gets at least
+    one fitted atom; the k - k* extra atoms go to true atom ``at`` (split), else to true
+    atoms drawn uniformly with ``rng``, else round robin. The last fitted atom (the softmax
+    reference, its pinned parameters at 0) is always on the last true atom (the reference)."""
     if k < k_true:
         return list(range(k - 1)) + [k_true - 1]
-    extras = [j % max(1, k_true - 1) for j in range(k - k_true)]
-    return list(range(k_true - 1)) + extras + [k_true - 1]
+    extra = k - k_true
+    if at is not None:
+        if not 0 <= at < k_true:
+            raise ConfigError(f"split:{at + 1}: the truth has atoms 1..{k_true}", where="init")
+        extras = [at] * extra
+    elif rng is not None:
+        extras = [int(j) for j in rng.integers(0, k_true, size=extra)]
+    else:
+        extras = [j % k_true for j in range(extra)]
+    return list(range(k_true - 1)) + sorted(extras) + [k_true - 1]
 
 
 def _bounds(nm: NumericModel, box: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
@@ -88,15 +151,17 @@ def _bounds(nm: NumericModel, box: float = np.inf) -> tuple[np.ndarray, np.ndarr
 
 def initial_points(nm: NumericModel, nm_true: NumericModel, theta_true: np.ndarray, n: int,
                    rng: np.random.Generator, settings: FitSettings) -> list[np.ndarray]:
-    """Starting points for the fit of ``nm`` (k atoms) to data from the truth."""
+    """Starting points for the fit of ``nm`` (k atoms) to data from the truth. The cell
+    assignment is drawn once per task (all restarts share it); the noise per restart."""
     At, sh = nm_true.split(nm_true.full(theta_true))
-    owners = cell_owners(nm.k, nm_true.k)
+    kind, at = parse_init(settings.init)
+    owners = cell_owners(nm.k, nm_true.k, rng if kind != "split" else None, at)
     sizes = np.bincount(owners, minlength=nm_true.k)
     names = [s.name for s in nm.atom_syms]
     lo, _ = _bounds(nm)
     starts = []
     for r in range(max(1, settings.restarts)):
-        if settings.init == "random" or (settings.init == "mixed" and r > 0):
+        if kind == "random" or (kind == "mixed" and r > 0):
             atoms = rng.uniform(-2, 2, size=(nm.k, nm.n_atom))
             for v, name in enumerate(names):
                 if name == "nu" or name.startswith("nu_"):
@@ -106,7 +171,7 @@ def initial_points(nm: NumericModel, nm_true: NumericModel, theta_true: np.ndarr
             sd = settings.init_noise * n ** -0.083
             atoms = At[owners].copy() + sd * rng.normal(size=(nm.k, nm.n_atom))
             if "beta0" in names and nm.gate.normaliser != "sigmoid":
-                b0 = names.index("beta0")
+                b0 = names.index("beta0")  # the cell's weight split evenly among its atoms
                 atoms[:, b0] = At[owners, b0] + math.log(sizes[-1]) - np.log(sizes[owners])
             for v, name in enumerate(names):  # variances start at the truth's (positive)
                 if name == "nu" or name.startswith("nu_"):
@@ -117,168 +182,110 @@ def initial_points(nm: NumericModel, nm_true: NumericModel, theta_true: np.ndarr
     return starts
 
 
+def truth_objective(nm_true: NumericModel, theta_true: np.ndarray, X, y) -> float:
+    """The truth's objective on the data: RSS / n (least squares) or -loglik / n (MLE)."""
+    if nm_true.gaussian:
+        return -nm_true.loglik(X, y, theta_true)[0] / len(y)
+    return float(np.mean((nm_true.predict(X, theta_true) - y) ** 2))
+
+
+# -- least squares ------------------------------------------------------------------------
+
 def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
+    n = len(y)
     lo, hi = _bounds(nm, box)
     positive = bool(np.any(lo > -box))
 
-    def run(method: str, bounded: bool, budget: int):
-        return least_squares(lambda th: nm.predict(X, th) - y, x0,
+    def run(method: str, bounded: bool, start, budget: int):
+        return least_squares(lambda th: nm.predict(X, th) - y, start,
                              jac=lambda th: nm.jacobian(X, th),
                              bounds=(lo, hi) if bounded else (-np.inf, np.inf),
-                             method=method, x_scale="jac", max_nfev=budget)
+                             method=method, x_scale="jac", max_nfev=budget,
+                             ftol=1e-15, xtol=1e-15, gtol=1e-15)
+
+    def certificate(th):
+        r = nm.predict(X, th) - y
+        g = 2.0 * (nm.jacobian(X, th).T @ r) / n  # gradient of RSS / n
+        pg, active = projected_gradient(th, g, lo, hi)
+        return float(np.mean(r**2)), float(np.linalg.norm(pg)), int(active.sum())
 
     # Levenberg-Marquardt (MINPACK) converges far faster on these ill-conditioned problems
     # than the bounded trust-region method, which is used only when a parameter must stay
     # positive or when LM leaves the compact box (an over-fitted atom running off).
-    res = run("trf", True, settings.max_nfev) if positive else run("lm", False, settings.max_nfev)
+    method = "trf" if positive else "lm"
+    res = run(method, positive, x0, settings.max_nfev)
+    nfev = int(res.nfev)
     if not positive and np.any(np.abs(res.x) > box):
-        res = run("trf", True, max(50, settings.max_nfev // 4))
-    grad = float(np.linalg.norm(nm.jacobian(X, res.x).T @ res.fun)) / len(y)
-    status = "converged" if res.status > 0 else "budget" if res.status == 0 else "failed"
-    return res.x, status, int(res.nfev), float(np.mean(res.fun**2)), grad
+        method = "trf"
+        res = run("trf", True, np.clip(x0, lo, hi), max(50, settings.max_nfev // 4))
+        nfev += int(res.nfev)
+    theta = res.x
+    obj, grad, active = certificate(theta)
+    budget = res.status == 0
+    if grad > settings.grad_tol and not budget:  # the stopping rule is not the gradient test:
+        def fun(th, hessian):                    # polish with Newton on RSS / n
+            r = nm.predict(X, th) - y
+            f = float(np.mean(r**2))
+            if not hessian:
+                return f
 
+            def grad_of(t):
+                return 2.0 * (nm.jacobian(X, t).T @ (nm.predict(X, t) - y)) / n
+            return f, grad_of(th), fd_hessian(grad_of, th)
+        out = newton_minimise(fun, np.clip(theta, lo, hi), lo, hi, grad_tol=settings.grad_tol,
+                              max_iter=max(10, settings.newton_iterations // 4))
+        if out.value <= obj:
+            theta, method = out.theta, method + "+newton"
+            obj, grad, active = certificate(theta)
+        budget = out.stop == "budget"
+    stop = "gradient" if grad <= settings.grad_tol else "budget" if budget else "stalled"
+    return theta, stop, nfev, obj, grad, active, method
+
+
+# -- Gaussian MoE -------------------------------------------------------------------------
 
 def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     n = len(y)
     lo, hi = _bounds(nm, box)
-    bounds = list(zip(lo, hi, strict=True))
-    theta = x0.copy()
-    cap = int(settings.em_iterations * (n / 100) ** 0.25)
-    status, it = "budget", 0
-    classic = nm.gate.normaliser in ("softmax", "top-k") and not nm.density
-    for it in range(1, cap + 1):  # noqa: B007  (it is reported after the loop)
-        gamma = nm.responsibilities(X, y, theta)
-        if classic:  # weighted least squares for the experts, Fisher scoring for the gate
-            new = _m_step(nm, X, y, theta, gamma, box)
-        else:  # gates without a multinomial form: a short quasi-Newton step on Q
+    theta = np.clip(x0, lo, hi)
+    prev, em_it = None, 0
+    cap = settings.em_iterations
+    if cap is None:
+        cap = 20 if parse_init(settings.init)[0] in ("random", "mixed") else 0
+    for em_it in range(1, cap + 1):  # noqa: B007 (reported below)
+        new, value = em_iteration(nm, X, y, theta, box, list(zip(lo, hi, strict=True)),
+                                  settings.em_mstep_iterations)
+        if prev is not None and abs(value - prev) / n < settings.em_tol:
+            break  # the log-likelihood at theta has settled: keep theta
+        prev, theta = value, np.clip(new, lo, hi)
+    analytic = has_analytic_hessian(nm)
 
-            def negq(th, gamma=gamma):
-                v, g = nm.loglik(X, y, th, gamma)
-                return (-v / n, -g / n) if np.isfinite(v) else (np.inf, np.zeros_like(g))
-            new = minimize(negq, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": settings.em_mstep_iterations}).x
-        change = float(np.linalg.norm(new - theta)) / (1 + float(np.linalg.norm(theta)))
-        theta = new
-        _, g = nm.loglik(X, y, theta)
-        if change < settings.em_tol and float(np.linalg.norm(g)) / n < 1e-4:
-            status = "converged"
-            break
-
-    def negll(th):
-        v, g = nm.loglik(X, y, th)
-        return (-v / n, -g / n) if np.isfinite(v) else (np.inf, np.zeros_like(g))
-    res = minimize(negll, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": settings.polish_iterations, "gtol": 1e-9})
-    theta = res.x
-    v, g = nm.loglik(X, y, theta)
-    grad = float(np.linalg.norm(g)) / n
-    if res.success or grad < 1e-5:
-        status = "converged"
-    return theta, status, it + int(res.nit), -v / n, grad
-
-
-def _m_step(nm: NumericModel, X, y, theta, gamma, box: float) -> np.ndarray:
-    """One EM M-step for a softmax-type gate.
-
-    Experts: for each atom, weighted least squares of y on h(x; eta) with weights gamma_i
-    (Levenberg-Marquardt; exact in one step when h is linear in eta), then the closed-form
-    variance nu_i = sum gamma_i (y - h_i)^2 / sum gamma_i. Gate: Fisher scoring (IRLS) on
-    Q_gate = sum_n sum_i gamma_ni log g_i(x_n) with step halving.
-    """
-    atoms, shared = nm.split(nm.full(theta))
-    ng, ne = len(nm.gate_syms), len(nm.expert_syms)
-    e_idx = list(range(ng, ng + ne))
-    for i in range(nm.k):
-        w = gamma[:, i]
-        sw = np.sqrt(w)
-        if ne:
-            def res(eta, i=i, sw=sw):
-                a = atoms[i].copy()
-                a[e_idx] = eta
-                return sw * (nm._call(nm._h, X, a, shared) - y)
-
-            def jac(eta, i=i, sw=sw):
-                a = atoms[i].copy()
-                a[e_idx] = eta
-                return np.column_stack([sw * nm._call(f, X, a, shared) for f in nm._dh])
-            r = least_squares(res, atoms[i, e_idx], jac=jac, method="lm", max_nfev=50)
-            if np.all(np.abs(r.x) <= box):
-                atoms[i, e_idx] = r.x
-        resid = y - nm._call(nm._h, X, atoms[i], shared)
-        atoms[i, -1] = max(float(np.sum(w * resid**2) / max(np.sum(w), 1e-300)), 1e-8)
-    theta = nm.pack(atoms, shared)
-    return _gate_scoring(nm, X, theta, gamma)
-
-
-def _gate_scoring(nm: NumericModel, X, theta, gamma, steps: int = 3) -> np.ndarray:
-    """Fisher scoring for the gate parameters: grad = sum_n D_n^T (gamma_n - g_n),
-    Fisher = sum_n D_n^T (diag g_n - g_n g_n^T) D_n, D_n[i, p] = d s_i / d phi_p."""
-    gate_free = np.array([j for j, sl in enumerate(s for s in nm.slots if s.free)
-                          if sl.atom is None or _slot_index(nm, sl) < len(nm.gate_syms)])
-    if gate_free.size == 0:
-        return theta
-
-    def q_and_parts(th):
-        full = nm.full(th)
-        atoms, shared = nm.split(full)
-        S, G, _ = nm.parts(X, full)
-        with np.errstate(divide="ignore"):
-            q = float(np.sum(np.where(gamma > 0, gamma * np.log(G), 0.0)))
-        return q, atoms, shared, G
-
-    q, atoms, shared, G = q_and_parts(theta)
-    for _ in range(steps):
-        D = _score_jacobian(nm, X, atoms, shared)[:, :, gate_free]  # n x k x P
-        grad = np.einsum("nip,ni->p", D, gamma - G)
-        t = np.einsum("nip,ni->np", D, G)
-        fisher = np.einsum("nip,ni,niq->pq", D, G, D) - t.T @ t
-        try:
-            step = np.linalg.solve(fisher + 1e-9 * np.eye(len(grad)) * (1 + np.trace(fisher)),
-                                   grad)
-        except np.linalg.LinAlgError:
-            break
-        for _halving in range(20):
-            cand = theta.copy()
-            cand[gate_free] += step
-            qc, ac, sc, Gc = q_and_parts(cand)
-            if np.isfinite(qc) and qc >= q:
-                theta, q, atoms, shared, G = cand, qc, ac, sc, Gc
-                break
-            step = step / 2
+    def fun(th, hessian):
+        if not hessian:
+            v = loglik_value(nm, X, y, th) if analytic else nm.loglik(X, y, th)[0]
+            return -v / n if np.isfinite(v) else np.inf
+        if analytic:
+            v, g, H = loglik_hessian(nm, X, y, th)
         else:
-            break
-    return theta
-
-
-def _slot_index(nm: NumericModel, slot) -> int:
-    return [s.name for s in nm.atom_syms].index(slot.symbol)
-
-
-def _score_jacobian(nm: NumericModel, X, atoms, shared) -> np.ndarray:
-    """d s_i(x_n) / d theta_free_j for every free slot: n x k x n_free (0 off the atom)."""
-    free = [s for s in nm.slots if s.free]
-    out = np.zeros((X.shape[0], nm.k, len(free)))
-    dS = nm._dscores(X, atoms, shared)
-    ng = len(nm.gate_syms)
-    for j, sl in enumerate(free):
-        if sl.atom is None:  # shared (temperature): every atom's score
-            p = ng + [s.name for s in nm.shared_syms].index(sl.symbol)
-            for i in range(nm.k):
-                out[:, i, j] = dS[i][p]
-        else:
-            p = _slot_index(nm, sl)
-            if p < ng:
-                out[:, sl.atom, j] = dS[sl.atom][p]
-    return out
+            v, g = nm.loglik(X, y, th)
+            H = fd_hessian(lambda t: nm.loglik(X, y, t)[1], th)
+        return (-v / n, -g / n, -H / n) if np.isfinite(v) else (np.inf, g * 0, H * 0)
+    out = newton_minimise(fun, theta, lo, hi, grad_tol=settings.grad_tol,
+                          max_iter=settings.newton_iterations)
+    method = f"em({em_it})+newton({'analytic' if analytic else 'fd'} hessian)"
+    return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
+            method)
 
 
 def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray],
-        settings: FitSettings, scale: float = 1.0) -> FitResult:
+        settings: FitSettings, scale: float = 1.0,
+        truth: tuple[NumericModel, np.ndarray] | None = None) -> FitResult:
     """Fit from every start; keep the best objective. Never raises on numerical trouble.
 
     Parameters are kept in the compact box |theta| <= settings.box * scale (the theory's
     compact parameter space; without it an over-fitted atom of vanishing weight can run off
-    to infinity at small n)."""
+    to infinity at small n). ``truth`` = (its model, its parameters): its objective on the
+    same data certifies the fit (without it, ``local`` cannot be told from ``converged``)."""
     box = settings.box * max(1.0, scale)
     t0 = time.perf_counter()
     best = None
@@ -292,16 +299,35 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
         except (ValueError, FloatingPointError, np.linalg.LinAlgError, OverflowError) as exc:
             reasons.append(f"{type(exc).__name__}: {exc}")
             continue
-        theta, status, it, obj, grad = out
+        theta, stop, it, obj, grad, active, method = out
         total_it += it
         if not np.all(np.isfinite(theta)) or not np.isfinite(obj):
             reasons.append("non-finite parameters or objective")
             continue
         if best is None or obj < best[3]:
-            best = (theta, status, it, obj, grad)
+            best = out
+    ref = None
+    if truth is not None:
+        with np.errstate(all="ignore"):
+            ref = float(truth_objective(truth[0], truth[1], X, y))
     seconds = time.perf_counter() - t0
     if best is None:
         return FitResult(starts[0], "failed", "; ".join(reasons) or "no start succeeded",
-                         total_it, float("nan"), float("nan"), seconds, len(starts))
-    theta, status, _, obj, grad = best
-    return FitResult(theta, status, None, total_it, obj, grad, seconds, len(starts))
+                         total_it, float("nan"), float("nan"), seconds, len(starts),
+                         settings.grad_tol, ref, "")
+    theta, stop, _, obj, grad, active, method = best
+    reason = None
+    if stop == "budget":
+        status = "budget"
+        reason = f"iteration cap reached at gradient norm {grad:.3g} > {settings.grad_tol:g}"
+    elif stop == "stalled":
+        status = "failed"
+        reason = (f"stalled: no step lowers the objective or the gradient norm "
+                  f"{grad:.3g} > {settings.grad_tol:g}")
+    elif ref is not None and obj > ref + 1e-12 * max(1.0, abs(ref)):
+        status = "local"
+        reason = f"a stationary point worse than the truth: objective {obj:.10g} > {ref:.10g}"
+    else:
+        status = "converged"
+    return FitResult(theta, status, reason, total_it, obj, grad, seconds, len(starts),
+                     settings.grad_tol, ref, method, active)

@@ -166,7 +166,8 @@ def simulation_task(config: dict, task: Task) -> dict:
     X, y = sample_data(nm_true, truth, task.n, rng)
     nm = NumericModel(model, task.fitted_k)
     starts = initial_points(nm, nm_true, theta_true, task.n, rng, settings)
-    result = fit(nm, X, y, starts, settings, scale=float(np.max(np.abs(theta_true), initial=1.0)))
+    result = fit(nm, X, y, starts, settings, scale=float(np.max(np.abs(theta_true), initial=1.0)),
+                 truth=(nm_true, theta_true))
     row = {**task.fields(), **result.to_dict(), "losses": {}, "block_errors": {},
            "expert_errors": {}}
     if result.status == "failed":

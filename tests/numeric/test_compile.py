@@ -103,3 +103,39 @@ def test_hierarchical_gaussian_moe_is_a_density_mixture_with_exact_gradient():
         if sl.symbol.startswith("nu_"):
             th[j] = abs(th[j]) + 0.3
     _check_loglik_gradient(nm, rng.uniform(-1, 1, size=(40, 1)), rng.normal(size=40), th)
+
+
+@pytest.mark.parametrize("formula, gate", [("a*x+b", "softmax"), ("a*x+b", "laplace"),
+                                           ("a*x+b", "normalised-sigmoid"),
+                                           ("tanh(a*x+b)", "temperature"),
+                                           ("c*sigmoid(a*x)", "activation-temperature"),
+                                           ("tanh(a*x+b)", "top-k:k=2,experts=3"),
+                                           ("tanh(a1*x1 + a2*x2 + b)", "softmax")])
+def test_analytic_hessian_matches_finite_differences_of_the_analytic_gradient(formula, gate):
+    from identify.numeric.hessian import fd_hessian, has_analytic_hessian, loglik_hessian, loglik_value
+
+    dim = 2 if "x2" in formula else 1
+    nm = NumericModel(build_model(formula, gate, dim=dim, estimator="gaussian"), 3)
+    assert has_analytic_hessian(nm)
+    rng = np.random.default_rng(0)
+    th = _theta(nm, rng)
+    X = rng.uniform(-1, 1, size=(50, dim)) + 0.013
+    y = rng.normal(size=50)
+    v, g, H = loglik_hessian(nm, X, y, th)
+    v2, g2 = nm.loglik(X, y, th)
+    assert v == pytest.approx(v2, rel=1e-13) and loglik_value(nm, X, y, th) == pytest.approx(v)
+    np.testing.assert_allclose(g, g2, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(H, H.T, atol=1e-12)
+    np.testing.assert_allclose(H, fd_hessian(lambda t: nm.loglik(X, y, t)[1], th),
+                               atol=1e-6 * max(1.0, np.abs(H).max()), rtol=1e-6)
+
+
+def test_models_without_an_analytic_hessian_are_told_apart():
+    from identify.numeric.hessian import has_analytic_hessian, loglik_hessian
+
+    for gate in ("sigmoid", "hierarchical"):
+        nm = NumericModel(build_model("a*x+b", gate, estimator="gaussian"), 2)
+        assert not has_analytic_hessian(nm)
+        with pytest.raises(ValueError, match="no analytic Hessian"):
+            loglik_hessian(nm, np.zeros((3, 1)), np.zeros(3), np.ones(nm.n_free))
+    assert not has_analytic_hessian(NumericModel(build_model("a*x+b"), 2))  # least squares
