@@ -17,8 +17,9 @@ import time
 
 from identify.model.catalog import CATALOG
 from identify.numeric.fit import FitSettings
-from identify.numeric.simulate import simulate
+from identify.numeric.simulate import build_spec, simulate_plan
 from identify.numeric.slopes import slope_table
+from identify.numeric.sweep import parse_sizes
 from identify.report import build_report, write_report
 from identify.symbolic.check import check
 from identify.textout import format_prediction, format_verdict_table
@@ -27,6 +28,10 @@ from identify.theory.rates import predict
 __all__ = ["run_demo"]
 
 EXPERTS = (("tanh", "tanh(a*x+b)"), ("linear", "a*x+b"))
+# per fitted k: sizes and replicates. Exact fits are cheap, so they get many replicates
+# (an interval inside -1/2 +- 0.1 needs about 30); over-fitted fits cost 10-100x more.
+PLAN = {2: ("1e2:1e4:6", 30), 3: ("1e2:5e3:6", 12)}
+QUICK_PLAN = {2: ("1e2:1e3:4", 3), 3: ("1e2:1e3:4", 3)}
 
 
 def run_demo(out: str = "identify-report", workers: int | None = None, quick: bool = False,
@@ -36,10 +41,11 @@ def run_demo(out: str = "identify-report", workers: int | None = None, quick: bo
     echo("identify demo\n=============\n")
     echo("1. Every catalog expert under softmax gating (least squares, d = 1, order 2, 2 atoms):\n")
     echo(format_verdict_table([check(catalog=name) for name in CATALOG]))
-    ns = "1e2:1e3:4" if quick else "1e2:3e3:5"
-    reps = 3 if quick else 8
+    plan = QUICK_PLAN if quick else PLAN
+    sweep_text = "; ".join(f"k = {k}: n = {ns}, {reps} replicates"
+                           for k, (ns, reps) in plan.items())
     echo(f"\n2. A strongly identifiable expert against a linear one: analysis, prediction, "
-         f"a sweep (k = 2, 3; n = {ns}; {reps} replicates; {workers} workers), report.\n")
+         f"a sweep ({sweep_text}; {workers} workers), report.\n")
     os.makedirs(out, exist_ok=True)
     store = os.path.join(out, "demo-results.sqlite")
     index = []
@@ -52,8 +58,10 @@ def run_demo(out: str = "identify-report", workers: int | None = None, quick: bo
             echo(f"    zero functions: "
                  f"{', '.join(z.members[0].label for z in result.zero_functions)}")
         echo("    " + format_prediction(predict(result, (1, 2))).replace("\n", "\n    "))
-        sim = simulate(formula, store=store, fitted_ks=(2, 3), ns=ns, replicates=reps,
-                       workers=workers, progress=True, settings=FitSettings())
+        spec = build_spec(formula, fitted_ks=tuple(plan), ns=[100], replicates=1,
+                          settings=FitSettings())
+        sim = simulate_plan(spec, {k: (parse_sizes(ns), reps) for k, (ns, reps) in plan.items()},
+                            store=store, workers=workers, progress=True)
         echo("    " + slope_table(sim.slopes).replace("\n", "\n    "))
         counts = ", ".join(f"{v} {k}" for k, v in sim.statuses.items())
         echo(f"    fits: {counts} (slopes use the converged ones)")

@@ -36,7 +36,7 @@ from identify.numeric.truth import (
 from identify.numeric.voronoi import voronoi
 
 __all__ = ["SimulationSpec", "SimulationResult", "simulation_task", "simulate", "analyse",
-           "build_spec", "status_counts", "replicate_values"]
+           "build_spec", "status_counts", "replicate_values", "simulate_plan"]
 
 
 @dataclass(frozen=True)
@@ -313,6 +313,31 @@ def analyse(spec: SimulationSpec, rows: Sequence[dict], *, n_boot: int = 2000,
                                   fitted_k=k, n_boot=n_boot, seed=k, tolerance=tol,
                                   statuses=counts, used=tuple(include), no_prediction=why))
     return tuple(fits)
+
+
+def simulate_plan(spec: SimulationSpec, plan: dict[int, tuple[Sequence[int], int]], *,
+                  store: str, workers: int = 1, scheduler: str | None = None,
+                  progress: bool = True) -> SimulationResult:
+    """One sweep with its own sizes and replicates per fitted k: ``plan[k] = (ns, reps)``.
+
+    The tasks keep the seeds of an ordinary sweep of ``spec`` (replicate r at (k, n) has the
+    same seed), so a plan and a plain sweep share rows; the result's spec lists the union
+    of the sizes and the largest replicate count (sizes a k did not run are left out of
+    its slopes)."""
+    import dataclasses
+
+    if set(plan) != set(spec.fitted_ks):
+        raise ConfigError(f"the plan covers k = {sorted(plan)}, the spec {list(spec.fitted_ks)}",
+                          where="plan")
+    tasks = [t for k, (ns, reps) in sorted(plan.items())
+             for t in make_tasks(spec.sweep_id, spec.sweep_id, (k,), ns, reps)]
+    full = dataclasses.replace(spec, ns=tuple(sorted({int(n) for ns, _ in plan.values()
+                                                      for n in ns})),
+                               replicates=max(reps for _, reps in plan.values()))
+    with ResultStore(store) as st:
+        rows = run_sweep(simulation_task, full.config(), tasks, st, workers=workers,
+                         scheduler=scheduler, progress=progress)
+    return SimulationResult(full, tuple(rows), analyse(full, rows))
 
 
 def simulate(expert: str | None = None, gate: str = "softmax", *, store: str,

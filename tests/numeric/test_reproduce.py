@@ -73,3 +73,22 @@ def test_quick_reproduction_runs_and_judges_every_claim(tmp_path, name, capsys):
         [r["slope"] for r in d["rows"]]
     assert "quantity" in format_reproduction(res) and "| paper" in format_reproduction(res)
     print(f"{name}: {time.perf_counter() - t0:.0f} s")
+
+
+def test_demo_summary_says_inconclusive_with_the_reason():
+    import numpy as np
+
+    from identify.demo import PLAN, summary
+    from identify.numeric.slopes import fit_slope
+
+    ns = [100, 250, 630, 1600, 4000, 10000]
+    rng = np.random.default_rng(0)
+    tight = fit_slope(ns, [n ** -0.5 * rng.lognormal(0, 0.05, 30) for n in ns], -0.5,
+                      quantity="D1", fitted_k=2)
+    wide = fit_slope(ns, [n ** -0.25 * rng.lognormal(0, 1.0, 3) for n in ns], -0.25,
+                     quantity="block over:a", fitted_k=3)
+    lines = summary([("tanh(a*x+b)", (tight, wide))])
+    assert any("D1" in line and line.endswith("confirmed") for line in lines)
+    over = next(i for i, line in enumerate(lines) if "over:a" in line)
+    assert lines[over].endswith("inconclusive") and "why:" in lines[over + 1]
+    assert PLAN[2][1] >= 3 and PLAN[3][1] >= 3  # never fewer replicates than a verdict needs
