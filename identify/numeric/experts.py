@@ -106,8 +106,8 @@ def sup_grid(spec: InputSpec, dim: int) -> np.ndarray:
 
 
 def lipschitz(nm: NumericModel) -> str:
-    """"" when h is Lipschitz in its parameters on compact sets (shown from dh/deta), else
-    the reason it is not shown."""
+    """The empty string when h is Lipschitz in its parameters on compact sets (shown from
+    dh/deta), else the reason it is not shown."""
     if nm.density:
         return "the group's component is a density in y, not an expert function of x"
     h = nm.model.expert.expr

@@ -83,7 +83,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {r.name: r for r in (
         "laplace-gaussian-linear",
         (Claim("D1 (k = 2)", 2, "losses", "D1", -0.49, "n^-0.49 (measured, exact-fitted)"),
          Claim("D2 (k = 3)", 3, "losses", "D2", -0.47, "n^-0.47 (measured, over-fitted)")),
-        quick=("2e2:2e3:4", 3), full=("1e3:1e5:10", 5),
+        quick=("1e2:1e3:4", 3), full=("1e3:1e5:10", 5),
         note="the paper's design (k* = 2, X ~ U[0, 1], sizes 1e3-1e5); its parameter values "
              "are not recorded in theory.md, so the atoms are identify's own"),
     Reproduction(

@@ -456,8 +456,8 @@ def slope_table(fits: Sequence[SlopeFit]) -> str:
     header = ("quantity", "k", "slope", "CI", "robust", "predicted", "verdict", "fits", "note")
     rows = []
     for f in fits:
-        pred = ("none" if f.predicted_note else "slow" if f.predicted is None else
-                f"{f.predicted:.3f}")
+        pred = ("none" if f.predicted_note else f"slow (>= -{f.tolerance:g})"
+                if f.predicted is None else f"{f.predicted:.3f} +- {f.tolerance:g}")
         notes = []
         if f.runaway:
             notes.append("runaway")
@@ -467,7 +467,7 @@ def slope_table(fits: Sequence[SlopeFit]) -> str:
             notes.append(f"~{f.replicates_needed} reps")
         rows.append((f.quantity or "-", str(f.fitted_k), f"{f.slope:.3f}",
                      f"[{f.ci[0]:.3f}, {f.ci[1]:.3f}]", f"{f.robust_slope:.3f}",
-                     f"{pred} +- {f.tolerance:g}" if not f.predicted_note else pred,
+                     pred,
                      f.verdict, _fits_text(f), ", ".join(notes)))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
