@@ -138,6 +138,9 @@ def test_cli_refuses_a_foreign_sqlite_file(tmp_path, capsys):
     (["simulate", "tanh(a*x)", "--workers", "0"], "--workers"),
     (["simulate", "tanh(a*x)", "--truth", "/nonexistent.toml"], "cannot read"),
     (["simulate", "--preset", "nope"], "unknown preset"),
+    (["simulate", "tanh(a*x)", "--tolerance", "-1"], "tolerance"),
+    (["simulate", "tanh(a*x)", "--until-width", "0"], "until-width"),
+    (["reproduce"], "--list"),
 ])
 def test_cli_simulate_bad_input(args, fragment, capsys, tmp_path):
     assert main([*args, "--store", str(tmp_path / "s.sqlite"), "--no-progress"]) == 2
