@@ -42,7 +42,8 @@ class VoronoiResult:
 
     cells: tuple[tuple[int, ...], ...]      # fitted atom indices per true atom
     losses: dict[str, float]                # "D1", and "D2" when every exponent is a number
-    block_errors: dict[str, float]          # "exact:<block>", "over:<block>", "shared:<name>"
+    block_errors: dict[str, float]          # "exact:<block>", "over:<block>", "shared:<name>",
+                                            # "over@<j>:<block>" (over-specified cell at atom j)
     weights: tuple[float, ...] = ()         # fitted w_i as compared (after the translation)
     translation: float = 0.0                # log c: 0 unless the reference cell needed it
 
@@ -132,6 +133,8 @@ def voronoi(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
             free = [d for i, d in zip(cell, deltas, strict=True) if not _pinned(nm_fit, i, b)]
             if free:
                 errs.setdefault(f"{'over' if over else 'exact'}:{b}", []).append(max(free))
+                if over:  # the same error stratified by the over-specified true atom
+                    errs.setdefault(f"over@{j + 1}:{b}", []).append(max(free))
     for s, a, t in zip(nm_fit.shared_syms, sh, sht, strict=True):
         for name in losses:
             losses[name] += abs(a - t)

@@ -50,6 +50,8 @@ def test_over_fitted_cell_uses_the_exponent_and_splits_weights():
     assert abs(v.losses["D2"] - 0.01) < 1e-12
     assert abs(v.losses["D1"] - 0.1) < 1e-12
     assert abs(v.block_errors["over:a"] - 0.1) < 1e-12
+    assert v.block_errors["over@1:a"] == v.block_errors["over:a"]  # stratified: cell at atom 1
+    assert not any(k.startswith("over@2") for k in v.block_errors)
 
 
 @settings(max_examples=60, deadline=None)
