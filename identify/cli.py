@@ -1,4 +1,4 @@
-"""Command line: ``identify check | rates | system | simulate | report | catalog | demo``.
+"""Command line: ``identify check | rates | system | simulate | reproduce | report | catalog | demo``.
 
 Thin by design: parse options, call the library, print text or JSON. Every
 :class:`~identify.errors.IdentifyError` becomes one ``error: ...`` line on stderr and exit
@@ -205,6 +205,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="write the slope table to FILE as CSV")
     p.add_argument("--quiet", "-q", "--no-progress", dest="quiet", action="store_true",
                    help="no stage messages or progress bar on stderr (--no-progress is an alias)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="verdict band: confirmed when the slope interval lies within predicted "
+                   "+- this (default: the preset's, else 0.1)")
+    p.add_argument("--until-width", type=float, default=None, metavar="W",
+                   help="add replicates in rounds until every predicted slope's interval is "
+                   "narrower than W (or --max-fits / --max-seconds is spent)")
+    p.add_argument("--max-fits", type=int, default=None, help="fit budget for --until-width")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="time budget for --until-width (checked between rounds)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("reproduce", help="rerun a published simulation: paper vs measured")
+    p.add_argument("name", nargs="?", help="a reproduction (see --list)")
+    p.add_argument("--list", action="store_true", help="list the shipped reproductions")
+    p.add_argument("--full", action="store_true", help="the paper's setting (slow)")
+    p.add_argument("--store", default=None, help="SQLite results file (default: a temporary one)")
+    p.add_argument("--workers", type=_int_in(1, MAX_WORKERS, "workers"), default=None,
+                   help="local processes, at most the tasks and the cores (default: cores)")
+    p.add_argument("--quiet", "-q", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress bar on stderr (--no-progress is an alias)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("report", help="write a derivation report (HTML, Markdown, LaTeX)")
@@ -419,6 +440,26 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, workers=args.workers, quick=args.quick)
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    import os
+
+    from identify.numeric.reproduce import format_reproduction, list_text, reproduce
+
+    if args.list:
+        print(list_text())
+        return 0
+    if not args.name:
+        raise IdentifyError("give a reproduction NAME or --list",
+                            hint="e.g. identify reproduce --list")
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise IdentifyError(f"--workers must be >= 1, got {workers}")
+    rep = reproduce(args.name, full=args.full, store=args.store, workers=workers,
+                    progress=not (args.quiet or args.json))
+    print(json.dumps(rep.to_dict(), indent=2) if args.json else format_reproduction(rep))
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     import os
     import time
@@ -483,7 +524,9 @@ def _simulate(args: argparse.Namespace) -> int:
                       estimator=args.estimator, fitted_ks=ks, ns=args.n, replicates=args.reps,
                       settings=settings, store=args.store, workers=workers,
                       scheduler=args.scheduler,
-                      progress=False if (args.quiet or args.json) else label)
+                      progress=False if (args.quiet or args.json) else label,
+                      tolerance=args.tolerance, until_width=args.until_width,
+                      max_fits=args.max_fits, max_seconds=args.max_seconds)
     stage.__exit__()
     seconds = time.perf_counter() - start
     from identify.numeric.store import ResultStore
@@ -504,6 +547,8 @@ def _simulate(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2))
         return 0
     print(format_simulation(result, store=args.store))
+    if args.until_width is not None:
+        print(f"  rounds: {result.rounds}, stopped by {result.stopped}")
     if other_tasks or other_sweeps:
         print(f"  the store also holds {other_tasks} other task(s) of this sweep (other sizes or "
               f"replicates) and {other_sweeps} other sweep(s); they are not analysed here")
@@ -554,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         commands = {"check": _check, "rates": _rates, "simulate": _simulate,
                     "report": _report, "catalog": _catalog, "demo": _demo,
-                    "system": _system}
+                    "system": _system, "reproduce": _reproduce}
         return commands[args.command](args)
     except IdentifyError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

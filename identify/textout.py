@@ -138,7 +138,9 @@ def format_simulation(result, store: str | None = None) -> str:
     for k, p in spec.predictions.items():
         lines.append(f"  k = {k}: verdict {p['verdict']}; source {p['source']}")
     where = f"store: {store} (sweep {spec.sweep_id}); " if store else f"sweep {spec.sweep_id}; "
-    lines.append(f"  {where}{len(result.rows)} tasks, {result.failed} failed fits")
+    counts = ", ".join(f"{v} {k}" for k, v in result.statuses.items())
+    lines.append(f"  {where}{len(result.rows)} fits: {counts}; slopes use converged fits; "
+                 f"tolerance {spec.tolerance:g}")
     lines.append("")
     lines.append(slope_table(result.slopes))
     for f in result.slopes:

@@ -22,8 +22,9 @@ from identify import display
 from identify.errors import ConfigError
 from identify.model.model import Model, build_model
 from identify.numeric.compile import NumericModel
+from identify.numeric.experts import expert_errors, lipschitz, over_expert_exponent
 from identify.numeric.fit import FitSettings, check_init, fit, initial_points
-from identify.numeric.slopes import SlopeFit, fit_slope
+from identify.numeric.slopes import DEFAULT_TOLERANCE, SlopeFit, fit_slope
 from identify.numeric.store import ResultStore
 from identify.numeric.sweep import Task, check_limits, make_tasks, parse_sizes, run_sweep
 from identify.numeric.truth import (
@@ -36,7 +37,7 @@ from identify.numeric.truth import (
 from identify.numeric.voronoi import voronoi
 
 __all__ = ["SimulationSpec", "SimulationResult", "simulation_task", "simulate", "analyse",
-           "build_spec"]
+           "build_spec", "status_counts", "replicate_values", "simulate_plan"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class SimulationSpec:
     ns: tuple[int, ...]
     replicates: int
     predictions: dict  # str(k) -> {"over": {block: exponent or None}, "exact": {...}}
+    tolerance: float = DEFAULT_TOLERANCE  # the verdicts' band (analysis only: not in the id)
 
     def config(self) -> dict:
         return {"model": self.model, "truth": self.truth, "fit": self.fit,
@@ -65,7 +67,8 @@ class SimulationSpec:
 
     def to_dict(self) -> dict:
         return {**self.config(), "fitted_ks": list(self.fitted_ks), "ns": list(self.ns),
-                "replicates": self.replicates, "sweep": self.sweep_id}
+                "replicates": self.replicates, "tolerance": self.tolerance,
+                "sweep": self.sweep_id}
 
 
 def _model_of(d: dict) -> Model:
@@ -99,12 +102,13 @@ def _exponents(model: Model, k_true: int, fitted_ks: Sequence[int]) -> dict:
 def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str | None = None,
                truth: str = "default", dim: int = 1, estimator: str = "lse",
                fitted_ks: Sequence[int] | None = None, ns: str | Sequence[int] | None = None,
-               replicates: int | None = None, settings: FitSettings | None = None
-               ) -> SimulationSpec:
+               replicates: int | None = None, settings: FitSettings | None = None,
+               tolerance: float | None = None) -> SimulationSpec:
     """Validate the inputs and assemble a :class:`SimulationSpec`.
 
-    ``fitted_ks``, ``ns`` and ``replicates`` left at None take the preset's ``[sweep]``
-    values, else (2, 3), ``"1e2:2e4:10"`` and 10.
+    ``fitted_ks``, ``ns``, ``replicates`` and ``tolerance`` left at None take the preset's
+    ``[sweep]`` values (keys ``fitted_k``, ``n``, ``replicates``, ``tolerance``), else
+    (2, 3), ``"1e2:2e4:10"``, 10 and 0.1.
     """
     sweep: dict = {}
     if preset is not None:
@@ -132,10 +136,16 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
     if not isinstance(replicates, int) or replicates < 1:
         raise ConfigError(f"replicates must be an integer >= 1, got {replicates!r}", where="reps")
     check_limits(list(fitted_ks), sizes, replicates)  # before any allocation per k or n
+    tolerance = tolerance if tolerance is not None else sweep.get("tolerance", DEFAULT_TOLERANCE)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or \
+            not 0 < tolerance < 10:
+        raise ConfigError(f"the tolerance must be a number in (0, 10), got {tolerance!r}",
+                          where="tolerance")
     NumericModel(model, max(ks))  # refuses unsupported gates early
     check_init((settings or FitSettings()).init, tr.k)
     return SimulationSpec(_model_dict(model), tr.to_dict(), (settings or FitSettings()).to_dict(),
-                          ks, tuple(sizes), replicates, _exponents(model, tr.k, ks))
+                          ks, tuple(sizes), replicates, _exponents(model, tr.k, ks),
+                          float(tolerance))
 
 
 @lru_cache(maxsize=8)
@@ -148,7 +158,11 @@ def _context(config_json: str):
 
 
 def simulation_task(config: dict, task: Task) -> dict:
-    """One task: sample with the task's seed, fit k atoms, measure losses. Returns a row."""
+    """One task: sample with the task's seed, fit k atoms, measure losses. Returns a row.
+
+    Every row carries the fit's status and certificate; losses, block errors and expert
+    errors are measured for every fit that did not fail (the analysis decides which
+    statuses enter the slopes)."""
     cfg, model, truth, nm_true, theta_true = _context(json.dumps(config, sort_keys=True))
     settings = FitSettings(**cfg["fit"])
     rng = np.random.default_rng(task.seed)
@@ -157,92 +171,229 @@ def simulation_task(config: dict, task: Task) -> dict:
     starts = initial_points(nm, nm_true, theta_true, task.n, rng, settings)
     result = fit(nm, X, y, starts, settings, scale=float(np.max(np.abs(theta_true), initial=1.0)),
                  truth=(nm_true, theta_true))
-    row = {**task.fields(), **result.to_dict(), "losses": {}, "block_errors": {}}
+    row = {**task.fields(), **result.to_dict(), "losses": {}, "block_errors": {},
+           "expert_errors": {}}
     if result.status == "failed":
         return row
     over = cfg["predictions"].get(str(task.fitted_k), {}).get("over", {})
     vor = voronoi(nm, result.theta, nm_true, theta_true, over_exponents=over)
     row.update(vor.to_dict())
+    if not nm.density:
+        ee = expert_errors(nm, result.theta, nm_true, theta_true, truth.inputs,
+                           over_expert_exponent(over, nm))
+        row["expert_errors"] = {**ee.losses, **ee.cells}
     row["theta"] = [float(v) for v in result.theta]
     return row
 
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Rows of a sweep and the slope analysis."""
+    """Rows of a sweep, the slope analysis and why the sweep stopped.
+
+    ``stopped`` is "planned" for a fixed sweep; with ``until_width`` it says which of the
+    width, the fit budget or the time budget ended the rounds."""
 
     spec: SimulationSpec
     rows: tuple[dict, ...]
     slopes: tuple[SlopeFit, ...]
+    stopped: str = "planned"
+    rounds: int = 1
     __repr__, __str__, _repr_html_, _repr_markdown_, to_frame, plot, __post_init__ = display.SIMULATION
 
     @property
     def failed(self) -> int:
         return sum(1 for r in self.rows if r.get("status") == "failed")
 
+    @property
+    def statuses(self) -> dict[str, int]:
+        """How many fits ended with each status (converged, budget, local, failed)."""
+        return status_counts(self.rows)
+
+    @property
+    def expert_slopes(self) -> tuple[SlopeFit, ...]:
+        """The slopes of the expert errors (quantities ``expert ...``)."""
+        return tuple(s for s in self.slopes if s.quantity.startswith("expert"))
+
     def to_dict(self) -> dict:
         return {"spec": self.spec.to_dict(), "tasks": len(self.rows), "failed": self.failed,
+                "statuses": self.statuses, "stopped": self.stopped, "rounds": self.rounds,
                 "slopes": [s.to_dict() for s in self.slopes]}
+
+
+def status_counts(rows: Sequence[dict]) -> dict[str, int]:
+    """Fits per status, every status of the fit certificate listed (0 when absent)."""
+    counts = dict.fromkeys(("converged", "budget", "local", "failed"), 0)
+    for r in rows:
+        s = str(r.get("status"))
+        counts[s] = counts.get(s, 0) + 1
+    return counts
 
 
 def _predicted_slope(exponent: float | None) -> float | None:
     return None if exponent is None else -1.0 / (2.0 * exponent)
 
 
-def analyse(spec: SimulationSpec, rows: Sequence[dict], *, n_boot: int = 2000
-            ) -> tuple[SlopeFit, ...]:
-    """Slopes of the losses and per-block errors against n, compared with the prediction.
-
-    Losses: D1 for exact fits (k = k*), D2 and Dpred for over-fitted k (predicted -1/2 when
-    every over-fitted exponent is polynomial, else "slower than any polynomial").
-    Blocks: exact-cell errors against -1/2, over-specified-cell errors against -1/(2 e).
-    """
+def _quantities(spec: SimulationSpec, k: int, sub: list[dict], lipschitz_note: str
+                ) -> list[tuple[str, str, str, float | None, str | None]]:
+    """(label, row field, key, predicted slope, no-prediction reason) for fitted k."""
     k_true = len(spec.truth["atoms"])
+    pred = spec.predictions.get(str(k), {})
+    over = pred.get("over", {})
+    poly = bool(over) and all(v is not None for v in over.values())
+    out: list[tuple[str, str, str, float | None, str | None]] = []
+    if k <= k_true:
+        out.append(("D1", "losses", "D1", -0.5, None))
+    elif poly:
+        out.append(("D2", "losses", "D2", -0.5, None))
+    else:  # some block slower than any polynomial: D2 undefined, D1 decays slowly
+        out.append(("D1", "losses", "D1", None, None))
+    for name in sorted({b for r in sub for b in r.get("block_errors", {})}):
+        kind, block = name.split(":", 1)
+        e = pred.get("exact", {}).get(block, 1.0) if kind == "exact" else over.get(block)
+        if kind == "shared":
+            e = pred.get("exact", {}).get(block)
+        out.append((f"block {name}", "block_errors", name, _predicted_slope(e), None))
+    keys = {b for r in sub for b in r.get("expert_errors", {})}
+    expert_blocks = [v for b, v in over.items() if b in _expert_blocks(spec)]
+    e_over = None if not expert_blocks or any(v is None for v in expert_blocks) else \
+        max(expert_blocks)
+    for key in ("L2", "sup", "over:L2", "over:sup"):  # exact cells: in the weighted loss
+        if key not in keys:
+            continue
+        slope = _predicted_slope(e_over) if key.startswith("over:") else -0.5
+        out.append((f"expert {key}", "expert_errors", key, slope,
+                    lipschitz_note or None))
+    return out
+
+
+def _expert_blocks(spec: SimulationSpec) -> set[str]:
+    model = _model_of(spec.model)
+    nm = NumericModel(model, len(spec.truth["atoms"]))
+    return {nm.block_of.get(s.name, s.name) for s in nm.expert_syms}
+
+
+def replicate_values(rows: Sequence[dict], ns: Sequence[int], field: str, key: str,
+                     include: Sequence[str] = ("converged",)) -> list[list[float]]:
+    """``values[i][r]``: replicate r's ``row[field][key]`` at ``ns[i]`` (NaN when the fit's
+    status is not in ``include`` or the value is missing), rows of one fitted k."""
+    values = []
+    for n in ns:
+        src = [r for r in rows if r["n"] == n]
+        width = max([int(r.get("replicate", 0)) for r in src], default=-1) + 1
+        vals = [math.nan] * width
+        for r in src:
+            if r.get("status") in include:
+                v = r.get(field, {}).get(key)
+                vals[int(r.get("replicate", 0))] = math.nan if v is None else float(v)
+        values.append(vals)
+    return values
+
+
+def analyse(spec: SimulationSpec, rows: Sequence[dict], *, n_boot: int = 2000,
+            tolerance: float | None = None, include: Sequence[str] = ("converged",)
+            ) -> tuple[SlopeFit, ...]:
+    """Slopes of the losses, per-block errors and expert errors against n, judged against
+    the prediction within ``tolerance`` (default: the spec's).
+
+    Only fits whose status is in ``include`` (default: converged) enter a slope; every
+    quantity records how many fits of each status it saw. Losses: D1 for exact fits
+    (k = k*), D2 (the predicted exponents per block) for over-fitted k, predicted -1/2; when
+    an over-fitted exponent is slower than any polynomial, D1 against "slow". Blocks:
+    exact-cell errors against -1/2, over-specified-cell errors against -1/(2 e). Experts:
+    the weighted L2 and sup losses against -1/2, the over-specified cells' largest
+    distance against -1/(2 e) for the largest expert-block exponent e (no prediction where
+    h is not shown Lipschitz in its parameters).
+    """
+    tol = spec.tolerance if tolerance is None else tolerance
+    lip = lipschitz(NumericModel(_model_of(spec.model), 1))
     fits: list[SlopeFit] = []
     for k in spec.fitted_ks:
         sub = [r for r in rows if r["fitted_k"] == k]
-        pred = spec.predictions.get(str(k), {})
-        over = pred.get("over", {})
-        slow = any(v is None for v in over.values())
-        quantities: list[tuple[str, str, float | None]] = []
-        if k <= k_true:
-            quantities.append(("D1", "loss", -0.5))
-        else:
-            quantities.append(("D2", "loss", None if slow else -0.5))
-            if all(v is not None for v in over.values()) and \
-                    any(r.get("losses", {}).get("Dpred") is not None for r in sub):
-                quantities.append(("Dpred", "loss", -0.5))
-        names = sorted({b for r in sub for b in r.get("block_errors", {})})
-        for name in names:
-            kind, block = name.split(":", 1)
-            e = pred.get("exact", {}).get(block, 1.0) if kind == "exact" else over.get(block)
-            if kind == "shared":
-                e = pred.get("exact", {}).get(block)
-            quantities.append((name, "block", _predicted_slope(e)))
-        for name, kind, predicted in quantities:
-            values = []
-            for n in spec.ns:
-                src = [r for r in sub if r["n"] == n]
-                field = "losses" if kind == "loss" else "block_errors"
-                values.append([r.get(field, {}).get(name, math.nan) for r in src])
-            label = name if kind == "loss" else f"block {name}"
-            fits.append(fit_slope(list(spec.ns), values, predicted, quantity=label, fitted_k=k,
-                                  n_boot=n_boot, seed=k))
+        counts = status_counts(sub)
+        counts = {s: c for s, c in counts.items() if c}
+        for label, field, key, predicted, why in _quantities(spec, k, sub, lip):
+            values = replicate_values(sub, spec.ns, field, key, include)
+            fits.append(fit_slope(list(spec.ns), values, predicted, quantity=label,
+                                  fitted_k=k, n_boot=n_boot, seed=k, tolerance=tol,
+                                  statuses=counts, used=tuple(include), no_prediction=why))
     return tuple(fits)
+
+
+def simulate_plan(spec: SimulationSpec, plan: dict[int, tuple[Sequence[int], int]], *,
+                  store: str, workers: int = 1, scheduler: str | None = None,
+                  progress: bool = True) -> SimulationResult:
+    """One sweep with its own sizes and replicates per fitted k: ``plan[k] = (ns, reps)``.
+
+    The tasks keep the seeds of an ordinary sweep of ``spec`` (replicate r at (k, n) has the
+    same seed), so a plan and a plain sweep share rows; the result's spec lists the union
+    of the sizes and the largest replicate count (sizes a k did not run are left out of
+    its slopes)."""
+    import dataclasses
+
+    if set(plan) != set(spec.fitted_ks):
+        raise ConfigError(f"the plan covers k = {sorted(plan)}, the spec {list(spec.fitted_ks)}",
+                          where="plan")
+    tasks = [t for k, (ns, reps) in sorted(plan.items())
+             for t in make_tasks(spec.sweep_id, spec.sweep_id, (k,), ns, reps)]
+    full = dataclasses.replace(spec, ns=tuple(sorted({int(n) for ns, _ in plan.values()
+                                                      for n in ns})),
+                               replicates=max(reps for _, reps in plan.values()))
+    with ResultStore(store) as st:
+        rows = run_sweep(simulation_task, full.config(), tasks, st, workers=workers,
+                         scheduler=scheduler, progress=progress)
+    return SimulationResult(full, tuple(rows), analyse(full, rows))
 
 
 def simulate(expert: str | None = None, gate: str = "softmax", *, store: str,
              workers: int = 1, scheduler: str | None = None, progress: bool = True,
-             **spec_kwargs) -> SimulationResult:
+             until_width: float | None = None, max_fits: int | None = None,
+             max_seconds: float | None = None, **spec_kwargs) -> SimulationResult:
     """Run (or resume) a sweep into the SQLite ``store`` and analyse it.
+
+    With ``until_width`` the sweep runs in rounds: each round adds the spec's number of
+    replicates (replicate r keeps its seed whatever the round, so a resumed or re-run sweep
+    computes nothing twice) until every predicted slope's interval is narrower than
+    ``until_width``, or ``max_fits`` fits are stored, or ``max_seconds`` have passed;
+    ``SimulationResult.stopped`` says which.
 
     Examples
     --------
     >>> r = simulate("tanh(a*x+b)", store="results.sqlite", ns=[100, 300, 1000],
     ...              replicates=3, progress=False)  # doctest: +SKIP
     """
+    import dataclasses
+    import time
+
     spec = build_spec(expert, gate, **spec_kwargs)
-    with ResultStore(store) as st:
-        rows = run_sweep(simulation_task, spec.config(), spec.tasks(), st, workers=workers,
-                         scheduler=scheduler, progress=progress)
-    return SimulationResult(spec, tuple(rows), analyse(spec, rows))
+    if until_width is None:
+        with ResultStore(store) as st:
+            rows = run_sweep(simulation_task, spec.config(), spec.tasks(), st, workers=workers,
+                             scheduler=scheduler, progress=progress)
+        return SimulationResult(spec, tuple(rows), analyse(spec, rows))
+    if not isinstance(until_width, int | float) or not until_width > 0:
+        raise ConfigError(f"--until-width must be a positive number, got {until_width!r}",
+                          where="until-width")
+    if max_fits is not None and max_fits < 1:
+        raise ConfigError(f"--max-fits must be >= 1, got {max_fits}", where="max-fits")
+    t0, step, rounds = time.monotonic(), spec.replicates, 0
+    per_round = len(spec.fitted_ks) * len(spec.ns) * step
+    current = spec
+    while True:
+        rounds += 1
+        with ResultStore(store) as st:
+            rows = run_sweep(simulation_task, current.config(), current.tasks(), st,
+                             workers=workers, scheduler=scheduler, progress=progress)
+        slopes = analyse(current, rows)
+        target = [f for f in slopes if f.predicted is not None and not f.predicted_note]
+        widths = [f.ci[1] - f.ci[0] for f in target]
+        if target and all(math.isfinite(w) and w < until_width for w in widths):
+            stopped = f"width: every predicted slope's interval is narrower than {until_width:g}"
+            break
+        if max_fits is not None and len(rows) + per_round > max_fits:
+            stopped = f"fit budget: {len(rows)} fits stored, the next round would pass {max_fits}"
+            break
+        if max_seconds is not None and time.monotonic() - t0 >= max_seconds:
+            stopped = f"time budget: {time.monotonic() - t0:.0f} s of {max_seconds:g} s spent"
+            break
+        current = dataclasses.replace(current, replicates=current.replicates + step)
+    return SimulationResult(current, tuple(rows), slopes, stopped, rounds)

@@ -1,7 +1,8 @@
 """The rate confirmations of issue 4 (slow: `make test-slow`).
 
 These assert what the sweeps measure against the theory. If a slope disagrees, the test
-fails and the figures are reported; the tolerance is the bootstrap interval, not loosened.
+fails and the figures are reported; the verdicts are those of `fit_slope` (confirmed only
+when the whole interval lies inside predicted +- 0.1), not loosened.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def test_linear_experts_over_fitted_parameters_do_not_decay_like_n_to_the_minus_
     for block in ("a", "b"):
         f = _fit(r, f"block over:{block}", 3)
         assert f.predicted is None  # affine direction: not consistent
-        # not n^-1/4 (what a strongly identifiable expert's over-fitted cell does) ...
-        assert not f.ci[0] <= -0.25 <= f.ci[1], f.reason
+        # never a polynomial decay shown: the interval does not lie wholly below -tolerance
+        assert f.verdict != "contradicted", f.reason
         # ... and the analysis says which decay model fits the largest sizes best
         assert f.decay is not None and f.decay.best in ("no decay", "c / log(n)^lambda",
                                                         "power law")
@@ -53,4 +54,16 @@ def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_
                  ns="1e3:1e5:10", replicates=5, workers=2, progress=False)
     print(slope_table(r.slopes))
     d1 = _fit(r, "D1", 2)
-    assert abs(d1.slope + 0.5) <= 0.1, d1.reason
+    assert d1.verdict == "confirmed", d1.reason  # the whole interval inside -0.5 +- 0.1
+
+
+def test_softmax_gaussian_paper_setting_is_confirmed_block_by_block(tmp_path):
+    """arXiv:2305.03288 at the paper's setting (12 sizes in [1e2, 1e5], 40 replicates): every
+    claim (D1, D2, the exact and over-specified blocks) must be confirmed. Hours on 2 cores."""
+    from identify.numeric.reproduce import format_reproduction, reproduce
+
+    res = reproduce("softmax-gaussian", full=True, store=str(tmp_path / "sg.sqlite"),
+                    workers=2)
+    print(format_reproduction(res))
+    bad = [(c.label, f.verdict, f.reason) for c, f in res.rows if f.verdict != "confirmed"]
+    assert not bad, bad

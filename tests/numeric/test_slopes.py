@@ -79,8 +79,12 @@ def test_compare_decay_flat():
 def test_slow_prediction():
     flat = fit_slope(NS, _data(lambda n: 1.5 + 0 * n), None, n_boot=500)
     assert flat.verdict == "confirmed" and flat.decay is not None
+    # 2 / log n has local slope -1/log n (about -0.15 here): below the band -0.1, so the
+    # slope cannot tell it from a slow power law; the decay models see the logarithm
     slow = fit_slope(NS, _data(lambda n: 2.0 / np.log(n), sigma=0.05), None, n_boot=500)
-    assert slow.verdict == "confirmed" and slow.decay.best == "c / log(n)^lambda"
+    assert slow.verdict == "inconclusive" and slow.decay.best == "c / log(n)^lambda"
+    assert fit_slope(NS, _data(lambda n: 2.0 / np.log(n), sigma=0.05), None, n_boot=500,
+                     tolerance=0.25).verdict == "confirmed"
     fast = fit_slope(NS, _data(_root), None, n_boot=500)
     assert fast.verdict == "contradicted" and fast.decay.best == "power law"
     assert fit_slope(NS, _data(_root), -0.5).decay is None
@@ -129,9 +133,9 @@ def test_slope_table(root_data):
     text = slope_table([fit_slope(NS, root_data, -0.5, quantity="D1", fitted_k=3),
                         fit_slope(NS, root_data, None, quantity="block a", n_boot=200)])
     header, _, first, second = text.splitlines()
-    assert header.split() == ["quantity", "k", "slope", "CI", "predicted", "verdict", "best",
-                              "decay", "model"]
-    assert first.split()[:2] == ["D1", "3"] and first.endswith("confirmed")
+    assert header.split() == ["quantity", "k", "slope", "CI", "robust", "predicted", "verdict",
+                              "fits", "note"]
+    assert first.split()[:2] == ["D1", "3"] and "confirmed" in first
     assert "slow" in second and "contradicted" in second and second.endswith("power law")
 
 
@@ -148,3 +152,104 @@ def test_plot_slopes(tmp_path, root_data):
     assert open(svg, "rb").read() == open(svg2, "rb").read()
     with pytest.raises(ConfigError):
         plot_slopes([], tmp_path / "c")
+
+
+# -- verdicts that need evidence (issue 8 section 2) ----------------------------------------
+
+NS6 = [100, 250, 630, 1600, 4000, 10000]
+
+
+def test_confirmed_needs_the_interval_inside_the_tolerance_band():
+    # a wide interval that covers -0.5 is not evidence for -0.5
+    noisy = fit_slope(NS6, _data(_root, sigma=1.2, reps=4, ns=NS6), -0.5)
+    assert noisy.ci[0] <= -0.5 <= noisy.ci[1]
+    assert noisy.ci[0] < -0.6 or noisy.ci[1] > -0.4
+    assert noisy.verdict == "inconclusive"
+    assert "not inside" in noisy.reason and noisy.replicates_needed > 4
+    assert "replicates per size" in noisy.reason
+    tight = fit_slope(NS6, _data(_root, sigma=0.1, reps=20, ns=NS6), -0.5)
+    assert -0.6 <= tight.ci[0] and tight.ci[1] <= -0.4 and tight.verdict == "confirmed"
+    # the same data judged with a band too narrow for its interval: inconclusive
+    narrow = fit_slope(NS6, _data(_root, sigma=0.1, reps=20, ns=NS6), -0.5, tolerance=0.005)
+    assert narrow.verdict == "inconclusive"
+    # contradicted only when the interval lies wholly outside the band
+    assert fit_slope(NS6, _data(_root, sigma=0.1, reps=20, ns=NS6), -0.25).verdict == \
+        "contradicted"
+    assert fit_slope(NS6, _data(_root, sigma=0.1, reps=20, ns=NS6), -0.397).verdict == \
+        "inconclusive"
+
+
+def test_one_replicate_gives_inconclusive():
+    data = _data(_root, sigma=0.2, reps=1, ns=NS6)
+    for predicted in (-0.5, -0.505, -0.25):
+        fit = fit_slope(NS6, data, predicted)
+        assert fit.verdict == "inconclusive", fit.reason
+        assert "fewer than 3 usable replicates" in fit.reason
+    two = fit_slope(NS6, _data(_root, reps=2, ns=NS6), -0.5)
+    assert two.verdict == "inconclusive"
+
+
+def test_fewer_than_four_sizes_gives_inconclusive():
+    ns = NS6[:3]
+    fit = fit_slope(ns, _data(_root, sigma=0.01, reps=50, ns=ns), -0.5)
+    assert math.isfinite(fit.slope) and abs(fit.slope + 0.5) < 0.01
+    assert fit.verdict == "inconclusive" and "at least 4 needed" in fit.reason
+
+
+def test_a_runaway_replicate_cannot_make_a_flat_slope_confirmed():
+    rng = np.random.default_rng(3)
+    flat = [rng.lognormal(0.0, 0.2, 10) for _ in NS6]
+    flat[0][4] = 1e4  # one runaway fit at the smallest n drags the mean-based slope down
+    for predicted in (-0.5, -0.75, -1.0):
+        fit = fit_slope(NS6, flat, predicted)
+        assert fit.verdict != "confirmed", fit.reason
+    fit = fit_slope(NS6, flat, -0.5)
+    assert fit.runaway and "n = 100" in fit.runaway
+    assert abs(fit.robust_slope) < 0.1  # the median sees no decay
+    # an old-style verdict (prediction inside a wide interval) would have said confirmed
+    assert fit.ci[0] <= -0.5 <= fit.ci[1] or fit.ci[1] < -0.5
+
+
+def test_runaway_downgrades_unless_the_robust_slope_agrees():
+    rng = np.random.default_rng(4)
+    data = [3.0 * n ** -0.5 * rng.lognormal(0.0, 0.1, 30) for n in NS6]
+    data[2][0] *= 200.0  # a runaway in the middle
+    fit = fit_slope(NS6, data, -0.5)
+    assert fit.runaway
+    assert fit.robust_ci[0] >= -0.6 and fit.robust_ci[1] <= -0.4
+    assert fit.verdict != "contradicted"
+
+
+def test_bootstrap_resamples_replicates_jointly():
+    # replicate r is high at every size (a replicate effect): resampling replicates
+    # jointly keeps the slope exact in every resample, independent resampling would not
+    base = np.array([0.5, 1.0, 2.0, 4.0])
+    data = [2.0 * n ** -0.5 * base for n in NS6]
+    fit = fit_slope(NS6, data, -0.5)
+    assert fit.ci[1] - fit.ci[0] < 1e-9 and fit.verdict == "confirmed"
+
+
+def test_statuses_mostly_not_converged_is_inconclusive():
+    data = _data(_root, sigma=0.05, reps=20, ns=NS6)
+    fit = fit_slope(NS6, data, -0.5, statuses={"converged": 20, "budget": 40, "local": 10})
+    assert fit.verdict == "inconclusive" and "mostly not converged" in fit.reason
+    ok = fit_slope(NS6, data, -0.5, statuses={"converged": 110, "budget": 10})
+    assert ok.verdict == "confirmed" and ok.statuses == {"converged": 110, "budget": 10}
+    assert "110 (+10b)" in slope_table([ok])
+
+
+def test_no_prediction_is_inconclusive():
+    fit = fit_slope(NS6, _data(_root, ns=NS6), None, no_prediction="h is not Lipschitz")
+    assert fit.verdict == "inconclusive" and "not Lipschitz" in fit.reason
+    assert "none" in slope_table([fit])
+
+
+def test_few_replicates_widen_the_interval():
+    from identify.numeric.slopes import expanded_alpha
+
+    assert expanded_alpha(0.95, 3) < expanded_alpha(0.95, 10) < expanded_alpha(0.95, 40) < 0.025
+    rng = np.random.default_rng(0)
+    data = [_root(n) * rng.lognormal(0.0, 0.3, 3) for n in NS6]
+    few = fit_slope(NS6, data, -0.5)
+    plain_range = few.ci[1] - few.ci[0]
+    assert plain_range > 0.2  # 3 replicates with 30 % noise: no narrow interval

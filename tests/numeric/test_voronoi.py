@@ -15,12 +15,14 @@ MODEL = build_model("tanh(a*x+b)")
 TRUTH = default_truth(MODEL)
 NM2 = NumericModel(MODEL, 2)
 THETA = TRUTH.vector(NM2)
+EXP2 = {"beta1": 2.0, "a": 2.0, "b": 2.0}
 
 
 def test_loss_is_zero_at_the_truth():
     v = voronoi(NM2, THETA, NM2, THETA)
-    assert v.losses == {"D1": 0.0, "D2": 0.0}
+    assert v.losses == {"D1": 0.0}  # D2 needs the predicted exponents
     assert v.cells == ((0,), (1,))
+    assert voronoi(NM2, THETA, NM2, THETA, EXP2).losses == {"D1": 0.0, "D2": 0.0}
 
 
 def test_exact_fitted_loss_is_the_sum_of_block_distances():
@@ -42,12 +44,14 @@ def test_over_fitted_cell_uses_the_exponent_and_splits_weights():
     split[0, b0] = split[1, b0] = atoms[0, b0] - np.log(2)
     split[0, a_col] += 0.1
     split[1, a_col] -= 0.1
-    v = voronoi(nm3, nm3.pack(split), NM2, THETA)
+    v = voronoi(nm3, nm3.pack(split), NM2, THETA, EXP2)
     assert v.cell_sizes == (2, 1)
     # weights: both halves 1/2 of w*_1 = 1 -> weight term 0; D2 = 2 * 1/2 * 0.1^2
     assert abs(v.losses["D2"] - 0.01) < 1e-12
     assert abs(v.losses["D1"] - 0.1) < 1e-12
     assert abs(v.block_errors["over:a"] - 0.1) < 1e-12
+    assert v.block_errors["over@1:a"] == v.block_errors["over:a"]  # stratified: cell at atom 1
+    assert not any(k.startswith("over@2") for k in v.block_errors)
 
 
 @settings(max_examples=60, deadline=None)
@@ -64,3 +68,50 @@ def test_losses_are_nonnegative_and_invariant_to_relabelling_free_atoms(values, 
     w = voronoi(nm3, nm3.pack(swapped), NM2, THETA)
     for key in v.losses:
         assert abs(v.losses[key] - w.losses[key]) < 1e-9 * (1 + abs(v.losses[key]))
+
+
+def _split_first(delta_a: float = 0.1):
+    nm3 = NumericModel(MODEL, 3)
+    atoms, _ = NM2.split(NM2.full(THETA))
+    names = [s.name for s in nm3.atom_syms]
+    split = np.vstack([atoms[0], atoms[0], atoms[1]])
+    split[0, names.index("beta0")] = split[1, names.index("beta0")] = atoms[0, 0] - np.log(2)
+    split[0, names.index("a")] += delta_a
+    split[1, names.index("a")] -= delta_a
+    return nm3, split, names
+
+
+def test_d2_uses_the_predicted_exponent_of_each_block():
+    nm3, split, _ = _split_first()
+    v = voronoi(nm3, nm3.pack(split), NM2, THETA, {"beta1": 4.0, "a": 4.0, "b": 2.0})
+    assert abs(v.losses["D2"] - 2 * 0.5 * 0.1**4) < 1e-15
+    # a block without a number (slower than any polynomial): no D2 at all
+    assert "D2" not in voronoi(nm3, nm3.pack(split), NM2, THETA,
+                               {"beta1": None, "a": 2.0, "b": 2.0}).losses
+
+
+def test_weights_are_not_rescaled_when_the_reference_atom_is_alone():
+    th = THETA.copy()
+    atoms, _ = NM2.split(NM2.full(th))
+    atoms[0, 0] = np.log(1.5)  # w_1 = 1.5 against w*_1 = 1
+    v = voronoi(NM2, NM2.pack(atoms), NM2, THETA)
+    assert v.translation == 0.0
+    assert abs(v.losses["D1"] - 0.5) < 1e-12  # |1.5 - 1| + 1.5 * 0 (no rescaling)
+
+
+def test_an_over_specified_reference_cell_is_compared_up_to_translation():
+    # split the reference atom: weights (w*_1, 1/2, 1/2) in the truth's scale are, with the
+    # fitted reference pinned at beta0 = 0, (2 w*_1, 1, 1): the same mixture
+    nm3 = NumericModel(MODEL, 3)
+    atoms, _ = NM2.split(NM2.full(THETA))
+    names = [s.name for s in nm3.atom_syms]
+    b0 = names.index("beta0")
+    fit = np.vstack([atoms[0], atoms[1], atoms[1]])
+    fit[0, b0] = atoms[0, b0] + np.log(2)
+    fit[1, b0] = 0.0
+    X = np.linspace(-1, 1, 50)[:, None]
+    assert np.allclose(nm3.predict(X, nm3.pack(fit)), NM2.predict(X, THETA))
+    v = voronoi(nm3, nm3.pack(fit), NM2, THETA, EXP2)
+    assert v.cell_sizes == (1, 2)
+    assert abs(v.translation + np.log(2)) < 1e-12
+    assert v.losses["D1"] < 1e-12 and v.losses["D2"] < 1e-12

@@ -46,7 +46,8 @@ def test_html_is_self_contained_mathml_without_javascript(report_dir):
                     "Predicted rates", "Simulation", "Conclusion"):
         assert f">{section}" in page, section
     assert "Strongly identifiable" in page and "arXiv:2503.03213" in page
-    assert "failed fits" in page and "confirmed" in page or "contradicted" in page
+    assert "failed fits" in page  # a 3-size sweep gets no verdict: inconclusive is right
+    assert any(v in page for v in ("confirmed", "contradicted", "inconclusive"))
 
 
 def test_markdown_and_latex_carry_the_same_relation(report_dir):
