@@ -226,7 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", "--no-progress", dest="quiet", action="store_true",
                    help="no progress bar on stderr (--no-progress is an alias)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("report", help="write a derivation report (HTML, Markdown, LaTeX)")
     _expert_args(p)
