@@ -165,6 +165,25 @@ def test_math_is_typeset_as_mathml(build):
     assert "<mfrac>" in page
 
 
+@pytest.mark.parametrize("page", ["theory.md", "rates-derivation.md", "theory-solvability.md",
+                                  "symbolic.md", "simulate.md"])
+def test_math_pages_have_mathml_and_no_raw_tex(build, page):
+    """The math-heavy pages write LaTeX math, typeset as MathML at build time: no delimiter,
+    no TeX command and no ASCII formula (``g^(1)_(i1)``, ``n^-1/2``) is left in the text."""
+    b = _built(build)
+    html = _html_path(b.site, page).read_text("utf-8")
+    body = html[html.index('role="main"'):].split('id="mkdocs_search_modal"')[0]  # the page's text
+    text = re.sub(r"<math\b.*?</math>|<code>.*?</code>|<pre\b.*?</pre>", "", body, flags=re.S)
+    assert body.count("<math") >= 10 and "arithmatex" not in body
+    for raw in ("$", "\\frac", "\\sum", "\\partial", "\\(", "\\["):
+        assert raw not in text, f"{page}: raw {raw!r} outside MathML"
+    assert not re.search(r"\w\^[-(]|\bn\^|_\(", text), f"{page}: an ASCII formula is left"
+    unknown = re.search(r">[^<]*\\[A-Za-z]+[^<]*<", "".join(re.findall(r"<math\b.*?</math>", body, re.S)))
+    assert unknown is None, f"{page}: a TeX command latex2mathml did not translate: {unknown.group(0)}"
+    if page == "theory.md":
+        assert "<mfrac>" in body and "<msubsup>" in body  # fractions, g^{(1)}_{i_1}
+
+
 def test_notebooks_are_pages_with_their_outputs(build):
     b = _built(build)
     pages = [p for p in _nav_pages() if p.startswith("notebooks/")]
