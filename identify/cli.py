@@ -195,9 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a Dask scheduler address "
                    "tcp://HOST:PORT")
     p.add_argument("--init", default="near-truth",
-                   help="initialisation: near-truth (default: the papers' protocol, the extra "
-                        "atoms at random true atoms), split:J (the extra atoms at true atom J), "
-                        "random or mixed")
+                   help="initialisation, one of near-truth,random,mixed,split:J (default: "
+                        "near-truth, the papers' protocol: the extra atoms at random true atoms; "
+                        "split:J puts every extra atom at true atom J)")
     p.add_argument("--restarts", type=_int_in(1, MAX_RESTARTS, "restarts"), default=2,
                    help=f"starts per fit, 1 to {MAX_RESTARTS} (default: 2)")
     p.add_argument("--plot", metavar="FILE",

@@ -61,7 +61,8 @@ def run_demo(out: str = "identify-report", workers: int | None = None, quick: bo
         spec = build_spec(formula, fitted_ks=tuple(plan), ns=[100], replicates=1,
                           settings=FitSettings())
         sim = simulate_plan(spec, {k: (parse_sizes(ns), reps) for k, (ns, reps) in plan.items()},
-                            store=store, workers=workers, progress=True)
+                            store=store, workers=workers,
+                            progress=f"{formula} k={','.join(map(str, plan))}")
         echo("    " + slope_table(sim.slopes).replace("\n", "\n    "))
         counts = ", ".join(f"{v} {k}" for k, v in sim.statuses.items())
         echo(f"    fits: {counts} (slopes use the converged ones)")

@@ -142,6 +142,10 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
         raise ConfigError(f"the tolerance must be a number in (0, 10), got {tolerance!r}",
                           where="tolerance")
     NumericModel(model, max(ks))  # refuses unsupported gates early
+    if min(ks) < tr.k:
+        raise ConfigError(f"fitted k = {min(ks)} is fewer than the truth's {tr.k} atoms: an "
+                          "under-fitted model has no rate to predict (its error does not go to 0)",
+                          where="fitted-k", hint=f"fit at least {tr.k} atoms")
     check_init((settings or FitSettings()).init, tr.k)
     return SimulationSpec(_model_dict(model), tr.to_dict(), (settings or FitSettings()).to_dict(),
                           ks, tuple(sizes), replicates, _exponents(model, tr.k, ks),
@@ -321,7 +325,7 @@ def analyse(spec: SimulationSpec, rows: Sequence[dict], *, n_boot: int = 2000,
 
 def simulate_plan(spec: SimulationSpec, plan: dict[int, tuple[Sequence[int], int]], *,
                   store: str, workers: int = 1, scheduler: str | None = None,
-                  progress: bool = True) -> SimulationResult:
+                  progress: bool | str = True) -> SimulationResult:
     """One sweep with its own sizes and replicates per fitted k: ``plan[k] = (ns, reps)``.
 
     The tasks keep the seeds of an ordinary sweep of ``spec`` (replicate r at (k, n) has the
@@ -345,7 +349,7 @@ def simulate_plan(spec: SimulationSpec, plan: dict[int, tuple[Sequence[int], int
 
 
 def simulate(expert: str | None = None, gate: str = "softmax", *, store: str,
-             workers: int = 1, scheduler: str | None = None, progress: bool = True,
+             workers: int = 1, scheduler: str | None = None, progress: bool | str = True,
              until_width: float | None = None, max_fits: int | None = None,
              max_seconds: float | None = None, **spec_kwargs) -> SimulationResult:
     """Run (or resume) a sweep into the SQLite ``store`` and analyse it.

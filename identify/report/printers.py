@@ -43,7 +43,7 @@ class Printer:
         return "".join(self.part(x) for x in p) if isinstance(p, tuple) else self.part(p)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 
 
 def _md_escape(text: str) -> str:

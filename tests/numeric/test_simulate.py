@@ -247,3 +247,11 @@ def test_rows_carry_expert_errors_and_the_table_judges_them(tmp_path):
     assert labels == {"expert L2", "expert sup"}
     assert all(f.predicted == -0.5 for f in r.expert_slopes)
     assert r.to_dict()["statuses"]["converged"] + r.to_dict()["statuses"]["budget"] >= 1
+
+
+def test_python_simulate_refuses_an_under_fitted_model(tmp_path):
+    # the default truth has 2 atoms: k = 1 has no rate to predict, refused before any fit
+    with pytest.raises(ConfigError, match="under-fitted"):
+        simulate("tanh(a*x+b)", store=str(tmp_path / "u.sqlite"), fitted_ks=(1, 2),
+                 ns=[100, 200], replicates=1, progress=False)
+    assert not (tmp_path / "u.sqlite").exists()

@@ -161,7 +161,7 @@ def test_report_object_writes_and_displays_itself(tmp_path):
     written = rep.write(str(tmp_path / "out"))
     assert set(written) == {"html", "md", "tex"}
     assert "<!DOCTYPE" not in rep._repr_html_() and "<math" in rep._repr_html_()
-    assert str(rep).lstrip().startswith("# Identifiability of tanh(a*x+b)")
+    assert str(rep).lstrip().startswith("# Identifiability of tanh(a\\*x+b)")  # Markdown-escaped
 
 
 def test_screenshot_of_the_report_in_headless_chromium(report_dir, tmp_path):

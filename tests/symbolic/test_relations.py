@@ -21,8 +21,8 @@ def test_gelu_ridge_at_order_three_is_complete_with_eight_relations():
     assert r.family.size == 20 and r.family.rank == 12
     assert len(r.relations) == 8 and not r.zero_functions
     assert not r.family.unproved
-    # the relation the degree-3 ansatz missed: it involves d3F/(da2 db) with degree-4 terms
-    last = [rel for rel in r.relations if "d3F/(da2 db)" in rel.text]
+    # the relation the degree-3 ansatz missed: it involves d3F/(da da db) with degree-4 terms
+    last = [rel for rel in r.relations if "d3F/(da da db)" in rel.text]
     assert last and any(c.as_poly(*sorted(c.free_symbols, key=str)).total_degree() == 4
                         for rel in last for _, c in rel.terms if not c.is_number)
     for rel in r.relations:
@@ -31,7 +31,7 @@ def test_gelu_ridge_at_order_three_is_complete_with_eight_relations():
 
 def test_erf_ridge_relation_with_polynomial_coefficients():
     r = check("erf(a*x+b)")
-    assert "2*a dF/da + 2*b dF/db + d2F/db2 = 0" in texts(r)
+    assert "2*a dF/da + 2*b dF/db + d2F/(db db) = 0" in texts(r)
     assert r.verdict is Verdict.WEAK and r.family.complete
 
 
@@ -39,7 +39,7 @@ def test_product_of_parameters_plus_exp_is_first_order_degenerate():
     # (b1*a) + exp(b): a and b1 enter through their product (27 s before; a few now)
     r = check("(b1*a)+exp(b)")
     assert r.verdict is Verdict.FIRST_ORDER
-    assert "b1 dF/db1 = a dF/da" in texts(r)
+    assert "b_1 dF/db_1 = a dF/da" in texts(r)
 
 
 def test_non_rational_coefficients_are_said_to_be_outside_the_search():
@@ -69,7 +69,7 @@ def test_duplicate_rule_is_the_same_for_the_literal_and_the_gated_family():
 
 
 def test_exp_of_a_square_and_cosh_satisfy_the_literal_strong_condition():
-    for formula, pair in [("exp(a*x**2)", {"dh/da", "x^2*h"}), ("cosh(a*x)", {"d2h/da2", "x^2*h"})]:
+    for formula, pair in [("exp(a*x**2)", {"dh/da", "x^2*h"}), ("cosh(a*x)", {"d2h/(da da)", "x^2*h"})]:
         r = check(formula)
         strong = r.conditions["strong_lse"]
         assert strong.holds is True, strong.evidence
@@ -95,4 +95,4 @@ def test_bias_free_gelu_at_order_four_is_complete():
     # coefficients in one parameter (a) of degree 4: sample points must differ in a
     r = check("gelu(a*x)", order=4)
     assert r.family.complete and r.family.rank == 12 and len(r.relations) == 3
-    assert "4*a dF/da + a**3 d3F/da3 + a**4 d4F/(dbeta1^2 da2) = 4 F + 2*a**2 d2F/da2" in texts(r)
+    assert "4*a dF/da + a**3 d3F/(da da da) + a**4 d4F/(dbeta_1 dbeta_1 da da) = 4 F + 2*a**2 d2F/(da da)" in texts(r)
