@@ -1,8 +1,8 @@
 """Fitting a k-atom mixture, with a certificate of where each fit stopped.
 
-- Least squares: Levenberg-Marquardt (MINPACK; the bounded trust-region reflective method
-  when a parameter must stay positive or LM leaves the compact box) with the analytic
-  Jacobian; objective RSS / n.
+- Least squares: Levenberg-Marquardt (:mod:`identify.numeric.lm`, numpy, stopped on the
+  gradient test; scipy's bounded trust-region reflective method when a parameter must stay
+  positive or LM leaves the compact box) with the analytic Jacobian; objective RSS / n.
 - Gaussian MoE: a few EM iterations to get close (:mod:`identify.numeric.em`), then a
   second-order method on the full objective -log-likelihood / n
   (:func:`identify.numeric.newton.newton_minimise`) with the analytic Hessian
@@ -37,11 +37,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import least_squares
+from threadpoolctl import threadpool_limits
 
 from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
 from identify.numeric.em import em_iteration
 from identify.numeric.hessian import fd_hessian, has_analytic_hessian, loglik_hessian, loglik_value
+from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import newton_minimise, projected_gradient
 
 __all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "parse_init",
@@ -198,54 +200,68 @@ def truth_objective(nm_true: NumericModel, theta_true: np.ndarray, X, y) -> floa
 # -- least squares ------------------------------------------------------------------------
 
 def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
+    # one BLAS thread: the QR of a tall, narrow Jacobian gains nothing from threads (a
+    # contended second thread made it 30x slower) and the result must not depend on the
+    # thread count (sweeps run their fits with one thread)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _lse_fit(nm, X, y, x0, settings, box)
+
+
+def _lse_fit(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     n = len(y)
     lo, hi = _bounds(nm, box)
     positive = bool(np.any(lo > -box))
 
-    def run(method: str, bounded: bool, start, budget: int, tol: float = 1e-8):
-        return least_squares(lambda th: nm.predict(X, th) - y, start,
-                             jac=lambda th: nm.jacobian(X, th),
-                             bounds=(lo, hi) if bounded else (-np.inf, np.inf),
-                             method=method, x_scale="jac", max_nfev=budget,
-                             ftol=tol, xtol=tol, gtol=tol)
+    def residual(th):
+        return nm.predict(X, th) - y
+
+    def jacobian(th):
+        return nm.jacobian(X, th)
+
+    def trf(start, budget: int, tol: float = 1e-8):
+        return least_squares(residual, start, jac=jacobian, bounds=(lo, hi), method="trf",
+                             x_scale="jac", max_nfev=budget, ftol=tol, xtol=tol, gtol=tol)
 
     def certificate(th):
-        r = nm.predict(X, th) - y
-        g = 2.0 * (nm.jacobian(X, th).T @ r) / n  # gradient of RSS / n
+        r = residual(th)
+        g = 2.0 * (jacobian(th).T @ r) / n  # gradient of RSS / n
         pg, active = projected_gradient(th, g, lo, hi)
         return float(np.mean(r**2)), float(np.linalg.norm(pg)), int(active.sum())
 
-    # Levenberg-Marquardt (MINPACK) converges far faster on these ill-conditioned problems
-    # than the bounded trust-region method, which is used only when a parameter must stay
-    # positive or when LM leaves the compact box (an over-fitted atom running off).
-    method = "trf" if positive else "lm"
-    res = run(method, positive, x0, settings.max_nfev)
-    nfev = int(res.nfev)
-    if not positive and np.any(np.abs(res.x) > box):
+    # Levenberg-Marquardt (identify.numeric.lm: numpy, stopped on the gradient test, bitwise
+    # reproducible) converges far faster on these ill-conditioned problems than the bounded
+    # trust-region method, which is used only when a parameter must stay positive or when LM
+    # leaves the compact box (an over-fitted atom running off).
+    method, nfev, budget = "lm", 0, False
+    if not positive:
+        out = levenberg_marquardt(residual, jacobian, x0, grad_tol=settings.grad_tol,
+                                  max_nfev=settings.max_nfev, box=box)
+        nfev, theta, budget = out.evaluations, out.theta, out.stop == "budget"
+    if positive or out.stop == "outside":
         method = "trf"
-        res = run("trf", True, np.clip(x0, lo, hi), max(50, settings.max_nfev // 4))
+        res = trf(np.clip(x0, lo, hi),
+                  settings.max_nfev if positive else max(50, settings.max_nfev // 4))
         nfev += int(res.nfev)
-    theta = res.x
+        theta, budget = res.x, res.status == 0
     obj, grad, active = certificate(theta)
-    budget = res.status == 0
-    if grad > settings.grad_tol and not budget and nfev < settings.max_nfev:
-        # MINPACK stopped on its relative tolerances, not on the gradient test: continue
-        # with them at rounding level, within what is left of the budget
-        res = run(method, method == "trf", theta, settings.max_nfev - nfev, 1e-15)
+    if method == "trf" and grad > settings.grad_tol and not budget and nfev < settings.max_nfev:
+        # trf stopped on its relative tolerances, not on the gradient test: continue with
+        # them at rounding level, within what is left of the budget
+        res = trf(theta, settings.max_nfev - nfev, 1e-15)
         nfev += int(res.nfev)
         if np.mean(res.fun**2) <= obj:
             theta = res.x
             obj, grad, active = certificate(theta)
         budget = res.status == 0
-    if grad > settings.grad_tol and not budget:  # the stopping rule is not the gradient test:
+    if grad > settings.grad_tol and not budget:  # stalled before the gradient test:
         def fun(th, hessian):                    # polish with Newton on RSS / n
-            r = nm.predict(X, th) - y
+            r = residual(th)
             f = float(np.mean(r**2))
             if not hessian:
                 return f
 
             def grad_of(t):
-                return 2.0 * (nm.jacobian(X, t).T @ (nm.predict(X, t) - y)) / n
+                return 2.0 * (jacobian(t).T @ residual(t)) / n
             return f, grad_of(th), fd_hessian(grad_of, th)
         out = newton_minimise(fun, np.clip(theta, lo, hi), lo, hi, grad_tol=settings.grad_tol,
                               max_iter=max(10, settings.newton_iterations // 4))
