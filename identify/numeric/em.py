@@ -2,9 +2,10 @@
 
 - E-step: responsibilities gamma_ni and the log-likelihood in one pass.
 - M-step for softmax-type gates: for each expert, weighted least squares of y on
-  h(x; eta) with weights gamma_i (Levenberg-Marquardt; exact in one step when h is linear in
-  eta), then the closed-form variance nu_i = sum gamma_i (y - h_i)^2 / sum gamma_i; the gate
-  by Fisher scoring (IRLS) on Q_gate = sum_n sum_i gamma_ni log g_i(x_n) with step halving.
+  h(x; eta) with weights gamma_i (Levenberg-Marquardt, :mod:`identify.numeric.lm`: numpy,
+  bitwise reproducible; exact in one step when h is linear in eta), then the closed-form
+  variance nu_i = sum gamma_i (y - h_i)^2 / sum gamma_i; the gate by Fisher scoring (IRLS)
+  on Q_gate = sum_n sum_i gamma_ni log g_i(x_n) with step halving.
 - Other gates: a short L-BFGS-B step on the EM surrogate Q (a generalised EM: an
   improvement, not the optimum).
 """
@@ -12,11 +13,16 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import least_squares, minimize
+from scipy.optimize import minimize
 
 from identify.numeric.compile import NumericModel
+from identify.numeric.lm import levenberg_marquardt
 
 __all__ = ["e_step", "em_iteration", "m_step"]
+
+#: the expert's weighted least squares in the M-step: residual evaluations, gradient test
+MSTEP_NFEV = 50
+MSTEP_GRAD_TOL = 1e-8
 
 
 def e_step(nm: NumericModel, X, y, theta) -> tuple[np.ndarray, float]:
@@ -56,7 +62,11 @@ def m_step(nm: NumericModel, X, y, theta, gamma, box: float) -> np.ndarray:
     """One EM M-step for a softmax-type gate.
 
     Experts: for each atom, weighted least squares of y on h(x; eta) with weights gamma_i
-    (Levenberg-Marquardt; exact in one step when h is linear in eta), then the closed-form
+    (Levenberg-Marquardt of :mod:`identify.numeric.lm`, not MINPACK's, whose path depends on
+    the memory alignment of its work arrays; exact in one step when h is linear in eta;
+    at most :data:`MSTEP_NFEV` residual evaluations, stopped on the gradient test
+    :data:`MSTEP_GRAD_TOL` or a stall; a generalised EM step needs an improvement, which every
+    accepted LM step is), then the closed-form
     variance nu_i = sum gamma_i (y - h_i)^2 / sum gamma_i. Gate: Fisher scoring (IRLS) on
     Q_gate = sum_n sum_i gamma_ni log g_i(x_n) with step halving.
     """
@@ -76,9 +86,13 @@ def m_step(nm: NumericModel, X, y, theta, gamma, box: float) -> np.ndarray:
                 a = atoms[i].copy()
                 a[e_idx] = eta
                 return np.column_stack([sw * nm._call(f, X, a, shared) for f in nm._dh])
-            r = least_squares(res, atoms[i, e_idx], jac=jac, method="lm", max_nfev=50)
-            if np.all(np.abs(r.x) <= box):
-                atoms[i, e_idx] = r.x
+            try:
+                out = levenberg_marquardt(res, jac, atoms[i, e_idx], grad_tol=MSTEP_GRAD_TOL,
+                                          max_nfev=MSTEP_NFEV, box=box)
+            except ValueError:  # non-finite residuals or Jacobian: keep this expert's eta
+                out = None
+            if out is not None and out.stop != "outside" and np.all(np.abs(out.theta) <= box):
+                atoms[i, e_idx] = out.theta
         resid = y - nm._call(nm._h, X, atoms[i], shared)
         atoms[i, -1] = max(float(np.sum(w * resid**2) / max(np.sum(w), 1e-300)), 1e-8)
     theta = nm.pack(atoms, shared)
