@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from identify.errors import ConfigError
+from identify.numeric import watchdog
 from identify.numeric.limits import (
     MAX_FITTED_K,
     MAX_N,
@@ -40,6 +41,7 @@ from identify.numeric.limits import (
 from identify.numeric.limits import positive_int as _positive_int
 from identify.numeric.scheduler import _CONNECT_SECONDS, _probe_scheduler, check_scheduler
 from identify.numeric.store import STATUSES, ResultStore, to_json
+from identify.numeric.watchdog import watch_parent
 
 __all__ = ["Task", "task_seed", "make_tasks", "parse_sizes", "run_sweep", "demo_task",
            "check_limits", "check_scheduler", "STATUSES", "TIMING_FIELDS", "MAX_N", "MAX_SIZES",
@@ -232,13 +234,7 @@ def _worker_init(parent: int) -> None:
     """Pool worker initializer: ignore Ctrl-C, and exit when the parent process ``parent``
     is gone (killed with SIGKILL, say), checked twice a second by a daemon thread."""
     _ignore_sigint()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="identify-parent-watchdog", daemon=True).start()
+    watch_parent(parent)
 
 
 @contextlib.contextmanager
@@ -284,8 +280,10 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[cf.Executor]:
     with contextlib.ExitStack() as stack, _single_thread_blas():
         if scheduler == "local":
             with _sigint_ignored():  # the cluster's processes inherit it: Ctrl-C stays here
+                # each worker exits when this process is gone (identify.numeric.watchdog)
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=None, preload=[watchdog.__name__],
+                                       env={watchdog.PARENT_ENV: str(os.getpid())})
             stack.callback(cluster.close)
             client = Client(cluster)
         else:

@@ -138,6 +138,105 @@ def test_workers_die_with_their_parent(tmp_path):
     assert not alive, [p.cmdline() for p in alive]
 
 
+def watchdog_task(config: dict, task: Task) -> dict:
+    """Reports the worker's pid and whether its parent watchdog thread runs."""
+    import threading
+
+    from identify.numeric.watchdog import THREAD_NAME
+
+    return {"status": "converged", "pid": os.getpid(), "ppid": os.getppid(),
+            "watchdog": any(t.name == THREAD_NAME for t in threading.enumerate())}
+
+
+def test_local_dask_workers_run_the_parent_watchdog(tmp_path):
+    pytest.importorskip("dask.distributed")
+    with ResultStore(tmp_path / "r.db") as store:
+        rows = run_sweep(watchdog_task, {}, make_tasks("s", "b", [1], [10, 20, 30, 40], 1), store,
+                         workers=2, scheduler="local", progress=False)
+    assert all(r["pid"] != os.getpid() and r["ppid"] == os.getpid() for r in rows), rows
+    assert all(r["watchdog"] for r in rows), rows
+
+
+_ORPHAN = """
+import subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c",
+    "import os, sys, time; from identify.numeric.watchdog import watch_parent; "
+    "watch_parent(int(sys.argv[1])); print(os.getpid(), flush=True); time.sleep(120)",
+    str(__import__("os").getpid())], stdout=subprocess.PIPE, text=True)
+print(grandchild.stdout.readline().strip(), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_the_watchdog_alone_ends_a_process_whose_parent_was_killed():
+    # no pipe, no pool, no Dask: only identify.numeric.watchdog can end the grandchild
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    child = subprocess.Popen([sys.executable, "-c", _ORPHAN], env=env, text=True,
+                             stdout=subprocess.PIPE)
+    try:
+        grandchild = psutil.Process(int(child.stdout.readline()))
+        assert grandchild.is_running() and grandchild.ppid() == child.pid
+        time.sleep(1.0)  # the watchdog does not fire while the parent lives
+        assert grandchild.is_running() and grandchild.status() != psutil.STATUS_ZOMBIE
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        start = time.monotonic()
+        gone, alive = psutil.wait_procs([grandchild], timeout=5)
+        elapsed = time.monotonic() - start
+    finally:
+        child.kill()
+        child.wait()
+    for p in alive:
+        p.kill()
+    assert not alive and elapsed < 2.0, elapsed
+    assert gone[0].returncode in (1, None)  # None: reaped by init before psutil saw it
+
+
+_DASK_CHILD = """
+import sys
+from identify.numeric.store import ResultStore
+from identify.numeric.sweep import demo_task, make_tasks, run_sweep
+with ResultStore(sys.argv[1]) as store:
+    run_sweep(demo_task, {"sleep": 1.0}, make_tasks("s", "b", [1], list(range(10, 60)), 1),
+              store, workers=2, scheduler="local", progress=False)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_local_dask_workers_die_with_their_parent(tmp_path):
+    pytest.importorskip("dask.distributed")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    child = subprocess.Popen([sys.executable, "-c", _DASK_CHILD, str(tmp_path / "r.db")],
+                             env=env)
+    try:
+        parent = psutil.Process(child.pid)
+        deadline = time.monotonic() + 90
+        workers: list[psutil.Process] = []
+        while len(workers) < 2:  # both workers started
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+            workers = [p for p in parent.children(recursive=True)
+                       if "spawn_main" in " ".join(p.cmdline())]
+        time.sleep(3.0)  # ... and running tasks (1 s each)
+        assert child.poll() is None
+        processes = parent.children(recursive=True)  # the resource tracker too
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        start = time.monotonic()
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        elapsed = time.monotonic() - start
+    finally:
+        child.kill()
+        child.wait()
+    for p in alive:
+        p.kill()
+    assert not alive, [p.cmdline() for p in alive]
+    assert elapsed < 5.0, elapsed
+
+
 # -- stores ----------------------------------------------------------------------------------
 
 def _unchanged(path: Path, **kw) -> str:
