@@ -15,7 +15,8 @@ __all__ = ["report", "catalog", "Catalog", "gate_options"]
 
 
 def report(result=None, gate: str = "softmax", *, store: str | None = None,
-           cells: Sequence[int] = (1, 2), figure_dir: str | None = None, **check_options):
+           cells: Sequence[int] = (1, 2), figure_dir: str | None = None,
+           sweep: str | None = None, **check_options):
     """A derivation report: the proof, the prediction and (with ``store``) the measurement.
 
     Parameters
@@ -25,6 +26,9 @@ def report(result=None, gate: str = "softmax", *, store: str | None = None,
         ``check(result, gate, **check_options)`` runs first).
     store:
         A results store written by ``identify simulate`` for this model (optional).
+    sweep:
+        Which sweep of this model in ``store`` to analyse (its id); by default the one with
+        the most stored tasks. The report lists what else the store holds.
     cells:
         Cell sizes of the prediction (1 = exact-fitted).
     figure_dir:
@@ -47,7 +51,7 @@ def report(result=None, gate: str = "softmax", *, store: str | None = None,
 
     if not isinstance(result, CheckResult):
         result = check(result, gate, **check_options)
-    return build_report(result, store=store, cells=cells, figure_dir=figure_dir)
+    return build_report(result, store=store, cells=cells, figure_dir=figure_dir, sweep=sweep)
 
 
 def gate_options(gate_cls) -> str:

@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.add_argument("--cells", default="1,2", help="cell sizes for the rate prediction (1,2)")
     p.add_argument("--store", help="a results store of `identify simulate` for this model")
+    p.add_argument("--sweep", help="which sweep of this model in --store to analyse (its id; "
+                   "default: the one with the most stored tasks)")
     p.add_argument("--out", default="identify-report", help="output folder (identify-report)")
 
     p = sub.add_parser("demo", help="the main job: catalog verdicts, tanh vs linear, reports")
@@ -415,6 +417,8 @@ def _report(args: argparse.Namespace) -> int:
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise IdentifyError(f"{args.out} exists and is not a folder", where="--out")
+    if args.sweep is not None and args.store is None:
+        raise IdentifyError("--sweep selects a sweep of --store; give --store too")
     if args.store is not None:  # refused before the analysis, and never written to
         if not os.path.exists(args.store):
             raise IdentifyError(f"no results store at {args.store}", where="store")
@@ -425,7 +429,7 @@ def _report(args: argparse.Namespace) -> int:
         with _stage(args)("writing the report: the proof steps, the figures"
                           + (f", the sweep from {args.store}" if args.store else "")):
             report = build_report(result, store=args.store, cells=parse_cells(args.cells),
-                                  figure_dir=figures)
+                                  figure_dir=figures, sweep=args.sweep)
         written = write_report(report, args.out)
     for note in report.notes:
         print(f"note: {note}")
@@ -467,6 +471,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from identify.numeric.fit import FitSettings
     from identify.numeric.plots import write_figure
     from identify.numeric.simulate import simulate
+    from identify.numeric.store import check_store_path
     from identify.numeric.sweep import parse_sizes
     from identify.textout import format_simulation
 
@@ -497,6 +502,7 @@ def _simulate(args: argparse.Namespace) -> int:
         parse_sizes(args.n)  # sizes and limits checked before any work
     check_limits(ks or (2,), [10], args.reps or 1)
     check_scheduler(args.scheduler, probe=True)  # before the store is created
+    check_store_path(args.store)  # an existing file that is not an identify store: refused
     if args.plot:
         _writable_file(args.plot, "--plot")
     if args.csv:

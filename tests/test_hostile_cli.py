@@ -96,6 +96,7 @@ CASES = [  # (arguments, a fragment of the error line)
     ([*_SIM[:-1], "view.sqlite"], "view v"),
     ([*_SIM[:-1], "/dev/null"], "not a regular file"),
     ([*_SIM[:-1], "afile"], "not an SQLite file"),
+    ([*_SIM[:-1], "empty.sqlite"], "is empty (0 bytes), not an identify results store"),
 ]
 
 

@@ -25,7 +25,7 @@ from identify.numeric.compile import NumericModel
 from identify.numeric.experts import expert_errors, lipschitz, over_expert_exponent
 from identify.numeric.fit import FitSettings, check_init, fit, initial_points
 from identify.numeric.slopes import DEFAULT_TOLERANCE, SlopeFit, fit_slope
-from identify.numeric.store import ResultStore
+from identify.numeric.store import ResultStore, check_store_path
 from identify.numeric.sweep import Task, check_limits, make_tasks, parse_sizes, run_sweep
 from identify.numeric.truth import (
     Truth,
@@ -334,6 +334,7 @@ def simulate_plan(spec: SimulationSpec, plan: dict[int, tuple[Sequence[int], int
     its slopes)."""
     import dataclasses
 
+    check_store_path(store)
     if set(plan) != set(spec.fitted_ks):
         raise ConfigError(f"the plan covers k = {sorted(plan)}, the spec {list(spec.fitted_ks)}",
                           where="plan")
@@ -368,6 +369,7 @@ def simulate(expert: str | None = None, gate: str = "softmax", *, store: str,
     import dataclasses
     import time
 
+    check_store_path(store)  # a file that is not an identify store: refused before any work
     spec = build_spec(expert, gate, **spec_kwargs)
     if until_width is None:
         with ResultStore(store) as st:

@@ -9,7 +9,10 @@ A store is one SQLite file (stdlib :mod:`sqlite3`, WAL journal) with three table
 Every :meth:`ResultStore.add` is its own committed transaction, so a row survives the
 process being killed right after the call returns; rerunning a sweep skips the keys
 already stored. A file that is not such a store is refused with one line and is never
-written to: it is inspected through a read-only connection first.
+written to: it is inspected through a read-only connection first. The only file written
+without being a store already is one this module creates itself (exclusively: a path that
+appears meanwhile is refused); an existing empty file (0 bytes, or an SQLite database with
+no tables) is not a store and is refused like any other file.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any, NoReturn
 
 from identify.errors import ConfigError
 
-__all__ = ["StoreError", "ResultStore", "FORMAT", "VERSION", "STATUSES", "to_json", "check_row"]
+__all__ = ["StoreError", "ResultStore", "FORMAT", "VERSION", "STATUSES", "to_json", "check_row",
+           "check_store_path"]
 
 FORMAT = "identify-results"
 VERSION = 1
@@ -109,15 +113,32 @@ def check_row(row: Any) -> str | None:
     return None
 
 
+def check_store_path(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, a path :class:`ResultStore` would refuse to write: an
+    existing file that is not an identify store (see there), a directory, a device, a path
+    whose directory does not exist. Creates nothing, writes nothing.
+
+    Raises
+    ------
+    StoreError
+        As :class:`ResultStore` would, with the same message.
+    """
+    p = Path(path)
+    if p.is_file():
+        ResultStore(p, readonly=True).close()  # the same checks, through a read-only connection
+    elif p.exists() or not p.parent.is_dir():
+        ResultStore(p).close()  # refused (a directory, a device, no such folder) before creating
+
+
 class ResultStore:
     """SQLite store of finished tasks; one row per task, committed as it finishes.
 
     Parameters
     ----------
     path:
-        The store file. A missing file (or an empty regular file) is created as a new
-        store (its directory must exist); an existing file must be a store written by this
-        version of identify or an older one.
+        The store file. A missing file is created as a new store (its directory must
+        exist); an existing file, even an empty one (0 bytes, or SQLite without tables),
+        must be a store written by this version of identify or an older one.
     readonly:
         Only read: the file must already be a store, and it is opened read-only (nothing is
         created, nothing is written, no journal appears beside it).
@@ -125,8 +146,9 @@ class ResultStore:
     Raises
     ------
     StoreError
-        If the file is not a regular file, is not SQLite, is SQLite holding anything but
-        the tables of a results store (another program's tables, views, indexes), was
+        If the file is not a regular file, is empty, is not SQLite, is SQLite holding
+        nothing or anything but the tables of a results store (another program's tables,
+        views, indexes), was
         written by a newer version, holds rows that are not task rows (see
         :func:`check_row`), or cannot be created. The file is not modified in any of these
         cases.
@@ -145,17 +167,17 @@ class ResultStore:
         if not self.path.parent.is_dir():
             self._fail(f"cannot be created: the directory {self.path.parent} does not exist",
                        hint=None)
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        fresh = not self.path.exists()
         if not fresh:
-            fresh = not self._validate()
+            self._check_existing()
         if readonly:
-            if fresh:
-                self._fail("is empty, not an identify results store")
             try:
                 self._conn = sqlite3.connect(self._ro_uri(), uri=True, timeout=30.0)
             except sqlite3.Error as exc:
                 self._fail(f"cannot be read as SQLite ({exc})")
             return
+        if fresh:
+            self._create()
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             if fresh:
@@ -178,10 +200,30 @@ class ResultStore:
     def _fail(self, problem: str, hint: str | None = _HINT) -> NoReturn:
         raise StoreError(f"{self.path} {problem}", hint=hint)
 
+    def _check_existing(self) -> None:
+        """Refuse an existing file that is not an identify store (nothing is written)."""
+        if self.path.stat().st_size == 0:
+            self._fail("is empty (0 bytes), not an identify results store; identify writes "
+                       "only into its own stores and into new files it creates")
+        if not self._validate():
+            self._fail("is an empty SQLite database (no tables), not an identify results "
+                       "store; identify writes only into its own stores and into new files "
+                       "it creates")
+
+    def _create(self) -> None:
+        """Create the (missing) file, exclusively: one that appeared meanwhile is not ours."""
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            self._fail("appeared while the store was being created; it was not created "
+                       "by identify")
+        except OSError as exc:
+            self._fail(f"cannot be created ({exc.strerror or exc})", hint=None)
+
     def _validate(self) -> bool:
         """Check an existing file through a read-only connection; True if it is a store.
 
-        False means an empty SQLite database (no tables), which is initialised as a new store.
+        False means an empty SQLite database (no tables): not a store either.
         """
         try:
             with open(self.path, "rb") as fh:

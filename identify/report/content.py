@@ -28,10 +28,24 @@ class SimulationSection:
     statuses: dict[str, int]
     slopes: tuple  # SlopeFit
     figures: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (svg, png path)
+    #: the fewest replicates of any (k, n) of the sweep (``replicates`` is the most)
+    min_replicates: int | None = None
+    #: what else the store holds, in words (other sweeps of this model, other models)
+    others: tuple[str, ...] = ()
 
     @property
     def failed(self) -> int:
         return self.statuses.get("failed", 0)
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        """The fit statuses that enter the slopes (the analysis's choice: converged)."""
+        return tuple(self.slopes[0].used) if self.slopes else ("converged",)
+
+    @property
+    def entered(self) -> int:
+        """How many fits enter the slopes."""
+        return sum(self.statuses.get(s, 0) for s in self.used)
 
     @property
     def tasks(self) -> int:
@@ -103,9 +117,38 @@ def _sweep_config_ok(config: dict, path: str, sweep: str) -> bool:
                      f"{(bad or ['truth.atoms'])[0]!r}")
 
 
-def load_simulation(store_path: str, check: CheckResult, figure_dir: str
-                    ) -> tuple[SimulationSection | None, str | None]:
-    """The store's sweep of this model, analysed; (None, why) when there is none."""
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _others(chosen: str, config: dict, counts: dict[str, int], same: dict[str, dict]
+            ) -> tuple[str, ...]:
+    """What the store holds besides the sweep ``chosen``, one phrase per kind."""
+    out = []
+    for sweep in sorted(same):
+        if sweep == chosen:
+            continue
+        differs = sorted(k for k in set(config) | set(same[sweep])
+                         if config.get(k) != same[sweep].get(k))
+        how = (f"differs in {', '.join(differs)}" if differs
+               else "the same settings with other fitted k")
+        out.append(f"sweep {sweep} of this model ({_plural(counts.get(sweep, 0), 'task')}; "
+                   f"{how}; `--sweep {sweep}` reports it)")
+    foreign = [s for s in counts if s not in same]
+    if foreign:
+        out.append(f"{_plural(len(foreign), 'sweep')} of other models "
+                   f"({_plural(sum(counts[s] for s in foreign), 'task')})")
+    return tuple(out)
+
+
+def load_simulation(store_path: str, check: CheckResult, figure_dir: str,
+                    sweep: str | None = None) -> tuple[SimulationSection | None, str | None]:
+    """One sweep of this model from the store, analysed; (None, why) when there is none.
+
+    A sweep is one model, truth, fit settings and set of fitted k (its id); all its stored
+    tasks are analysed, nothing of any other sweep. ``sweep`` names it; by default the
+    sweep of this model with the most stored tasks (ties: the smallest id). What else the
+    store holds is listed in :attr:`SimulationSection.others`."""
     from identify.numeric.plots import plot_slopes
     from identify.numeric.simulate import SimulationSpec, analyse
     from identify.numeric.store import ResultStore
@@ -113,18 +156,29 @@ def load_simulation(store_path: str, check: CheckResult, figure_dir: str
     if not os.path.isfile(store_path):
         raise ConfigError(f"no results store at {store_path}", where="store")
     with ResultStore(store_path, readonly=True) as st:  # a report never writes to a store
-        sweeps = {s: c for s, c in st.sweeps().items() if _sweep_config_ok(c, store_path, s)
+        every = st.sweeps()
+        counts = st.counts()
+        sweeps = {s: c for s, c in every.items() if _sweep_config_ok(c, store_path, s)
                   and _same_model(c, check)}
+        if sweep is not None and sweep not in sweeps:
+            held = ", ".join(sorted(sweeps)) or "none"
+            raise ConfigError(f"the store {store_path} holds no sweep {sweep!r:.40} of this "
+                              f"model (its sweeps of this model: {held})", where="sweep")
         if not sweeps:
             return None, (f"the store {store_path} holds no sweep of this model (it has "
-                          f"{len(st.sweeps())} sweep(s) of other models)")
-        sweep, config = max(sweeps.items(), key=lambda kv: len(st.rows(kv[0])))
+                          f"{_plural(len(every), 'sweep')} of other models)")
+        if sweep is None:
+            sweep = min(sweeps, key=lambda s: (-counts.get(s, 0), s))
+        config = sweeps[sweep]
         rows = st.rows(sweep)
+    others = _others(sweep, config, counts, sweeps)
     if not rows:
         return None, f"the sweep {sweep} in {store_path} has no finished task yet"
     ks = tuple(sorted({r["fitted_k"] for r in rows}))
     ns = tuple(sorted({r["n"] for r in rows}))
-    reps = max(Counter((r["fitted_k"], r["n"]) for r in rows).values())
+    per_cell = Counter((r["fitted_k"], r["n"]) for r in rows)
+    reps = max(per_cell.values())
+    fewest = min(per_cell.values()) if len(per_cell) == len(ks) * len(ns) else 0
     spec = SimulationSpec(config["model"], config["truth"], config["fit"], ks, ns, reps,
                           config["predictions"])
     slopes = analyse(spec, rows)
@@ -133,12 +187,14 @@ def load_simulation(store_path: str, check: CheckResult, figure_dir: str
                                     "measured rates against n")} if slopes else {}
     statuses = dict(Counter(r["status"] for r in rows))
     return SimulationSection(store_path, sweep, config["truth"], ks, ns, reps, config["fit"],
-                             statuses, slopes, figures), None
+                             statuses, slopes, figures, fewest, others), None
 
 
 def build_report(check: CheckResult, *, store: str | None = None, cells=(1, 2),
-                 figure_dir: str | None = None) -> Report:
-    """Gather the content of a report; figures are written to ``figure_dir``."""
+                 figure_dir: str | None = None, sweep: str | None = None) -> Report:
+    """Gather the content of a report; figures are written to ``figure_dir``. With
+    ``store``, one sweep of this model is analysed: ``sweep`` (its id), by default the one
+    with the most stored tasks (see :func:`load_simulation`)."""
     from identify.symbolic.graph import plot_graph
 
     figure_dir = figure_dir or tempfile.mkdtemp(prefix="identify-report-")
@@ -151,7 +207,10 @@ def build_report(check: CheckResult, *, store: str | None = None, cells=(1, 2),
     notes: list[str] = []
     simulation = None
     if store is not None:
-        simulation, why = load_simulation(store, check, figure_dir)
+        simulation, why = load_simulation(store, check, figure_dir, sweep)
         if why:
             notes.append(why)
+        if simulation is not None and simulation.others:
+            notes.append(f"the store {store} also holds " + "; ".join(simulation.others)
+                         + f"; the report analyses sweep {simulation.sweep} only")
     return Report(check, prediction, simulation, figures, tuple(notes))

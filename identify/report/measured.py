@@ -8,7 +8,7 @@ from fractions import Fraction
 from identify.report.document import Figure, Heading, Para, RawMath, Table
 
 __all__ = ["prediction_blocks", "simulation_blocks", "conclusion_blocks", "conclusion_parts",
-           "rate_math",
+           "rate_math", "fit_counts", "FIT_STATUSES",
            "SIMULATION_FIGURES"]
 
 SIMULATION_FIGURES = {
@@ -71,8 +71,9 @@ def _rate_cell(rate) -> tuple:
 def prediction_blocks(p, level: int = 2) -> list:
     """The predicted rates: source, one row per block, one column per cell size."""
     doc: list = [Heading(level, "Predicted rates")]
-    doc.append(Para((f"Source: {p.provenance}. Expert matched {p.match}. Log factors dropped; "
-                     "a block with loss exponent e converges like ", _GENERIC_RATE, ".")))
+    doc.append(Para((f"Source: {p.provenance}. {p.match[:1].upper()}{p.match[1:]}. Log factors "
+                     "dropped; a block with loss exponent e converges like ", _GENERIC_RATE,
+                     ".")))
     by_block: dict[str, dict[int, tuple]] = {}
     for rate in p.rates:
         by_block.setdefault(rate.block, {})[rate.cell_size] = _rate_cell(rate)
@@ -98,6 +99,30 @@ def _slope_rows(slopes) -> tuple:
         for f in slopes)
 
 
+#: every fit status, in the order reports list them, with what it means
+FIT_STATUSES = {"converged": "passed the gradient test, at least as good as the truth",
+                "local": "passed the gradient test at a worse objective than the truth's",
+                "budget": "stopped at the iteration cap",
+                "failed": "an error or a stall"}
+
+
+def fit_counts(sim) -> str:
+    """``30 fits: 26 converged, 1 local, 2 budget, 1 failed; the slopes use the 26 converged
+    fits, the 4 local, budget and failed ones are left out``."""
+    counts = ", ".join(f"{sim.statuses.get(k, 0)} {k}" for k in FIT_STATUSES)
+    extra = sorted(set(sim.statuses) - set(FIT_STATUSES))
+    counts += "".join(f", {sim.statuses[k]} {k}" for k in extra)
+    used = [k for k in (*FIT_STATUSES, *extra) if k in sim.used]
+    out = [k for k in (*FIT_STATUSES, *extra) if k not in sim.used and sim.statuses.get(k, 0)]
+    text = (f"{sim.tasks} fits: {counts}; the slopes use the {sim.entered} "
+            f"{' and '.join(used)} fits")
+    if out:
+        left = sim.tasks - sim.entered
+        names = ", ".join(out[:-1]) + (" and " if len(out) > 1 else "") + out[-1]
+        text += f", the {left} {names} {'one is' if left == 1 else 'ones are'} left out"
+    return text
+
+
 def simulation_blocks(sim, notes=(), level: int = 2, figures: bool = True) -> list:
     """The measurement: the sweep, its fits' statuses, the slope table and the figure."""
     doc: list = [Heading(level, "Simulation")]
@@ -107,12 +132,15 @@ def simulation_blocks(sim, notes=(), level: int = 2, figures: bool = True) -> li
                          "pass its store to `identify report --store`.",)))
         return doc
     where = f"Store {sim.store}, sweep {sim.sweep}: " if sim.store else f"Sweep {sim.sweep}: "
+    reps = (f"{sim.replicates} replicates" if sim.min_replicates in (None, sim.replicates)
+            else f"{sim.min_replicates} to {sim.replicates} replicates per (k, n)")
     doc.append(Para((f"{where}truth '{sim.truth.get('name')}' "
                      f"with {len(sim.truth['atoms'])} atoms, fitted k = {list(sim.fitted_ks)}, "
-                     f"n = {list(sim.ns)}, {sim.replicates} replicates, initialisation "
-                     f"{sim.fit.get('init')}. {sim.tasks} fits: "
-                     + ", ".join(f"{v} {k}" for k, v in sorted(sim.statuses.items()))
-                     + f" ({sim.failed} failed fits, left out of the slopes).",)))
+                     f"n = {list(sim.ns)}, {reps}, initialisation "
+                     f"{sim.fit.get('init')}. {fit_counts(sim)}.",)))
+    if sim.others:
+        doc.append(Para(("The store also holds " + "; ".join(sim.others) + ". They are not part "
+                         "of this measurement.",)))
     doc.append(Table(("quantity", "k", "slope", "95% interval", "predicted", "verdict"),
                      _slope_rows(sim.slopes)))
     if figures:
@@ -151,7 +179,8 @@ def conclusion_parts(report) -> list:
         return out
     slopes = sim.slopes
     conf, contra, inc = (_count(slopes, v) for v in ("confirmed", "contradicted", "inconclusive"))
-    out.append(f"Measured: {len(slopes)} slopes from {sim.tasks} fits ({sim.failed} failed): "
+    out.append(f"Measured: {len(slopes)} slopes from the {sim.entered} "
+               f"{' and '.join(sim.used)} of {sim.tasks} fits: "
                f"{conf} confirmed, {contra} contradicted, {inc} inconclusive.")
     if contra:
         bad = ", ".join(f"{f.quantity} (k = {f.fitted_k}, slope {f.slope:.2f} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from identify.errors import ConfigError
-from identify.numeric.store import ResultStore, StoreError
+from identify.numeric.store import ResultStore, StoreError, check_store_path
 
 
 def _row(k: int, n: int, rep: int, **extra: object) -> dict:
@@ -152,16 +153,32 @@ def test_missing_directory_and_directory_paths(tmp_path):
         ResultStore(tmp_path)
 
 
-def test_new_and_empty_files_become_stores(tmp_path):
+def test_a_new_file_becomes_a_store(tmp_path):
+    path = tmp_path / "new.db"
+    with ResultStore(path) as store:
+        store.register_sweep("s", {})
+        store.add("s", _row(1, 10, 0))
+    with ResultStore(path) as store:
+        assert store.done_keys("s") == {"k=1|n=10|rep=0"}
+    con = sqlite3.connect(path)
+    assert dict(con.execute("SELECT key, value FROM meta")) == {
+        "format": "identify-results", "version": "1"}
+    con.close()
+
+
+def test_existing_empty_files_are_not_stores_and_stay_untouched(tmp_path):
+    # never write into a file that is not already an identify store, except a new one
     empty = tmp_path / "empty.db"
     empty.touch()
-    for path in (tmp_path / "new.db", empty):
-        with ResultStore(path) as store:
-            store.register_sweep("s", {})
-            store.add("s", _row(1, 10, 0))
-        with ResultStore(path) as store:
-            assert store.done_keys("s") == {"k=1|n=10|rep=0"}
-        con = sqlite3.connect(path)
-        assert dict(con.execute("SELECT key, value FROM meta")) == {
-            "format": "identify-results", "version": "1"}
-        con.close()
+    bare = tmp_path / "bare.sqlite"  # SQLite, no tables: another program's, maybe
+    sqlite3.connect(bare).execute("PRAGMA user_version = 7").connection.close()
+    for path, words in ((empty, "is empty (0 bytes)"), (bare, "empty SQLite database")):
+        before = sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir())
+        for call in (lambda p: ResultStore(p), check_store_path,
+                     lambda p: ResultStore(p, readonly=True)):
+            with pytest.raises(StoreError, match=re.escape(words)) as info:
+                call(path)
+            assert "\n" not in str(info.value) and "left unchanged" in str(info.value)
+        assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == before
+    check_store_path(tmp_path / "new.db")  # a path to create: fine, and nothing created
+    assert not (tmp_path / "new.db").exists()

@@ -46,7 +46,9 @@ def test_html_is_self_contained_mathml_without_javascript(report_dir):
                     "Predicted rates", "Simulation", "Conclusion"):
         assert f">{section}" in page, section
     assert "Strongly identifiable" in page and "arXiv:2503.03213" in page
-    assert "failed fits" in page  # a 3-size sweep gets no verdict: inconclusive is right
+    # every fit status is counted, and the page says which entered the slopes
+    assert re.search(r"18 fits: \d+ converged, \d+ local, \d+ budget, \d+ failed; the slopes "
+                     r"use the \d+ converged fits", page), page
     assert any(v in page for v in ("confirmed", "contradicted", "inconclusive"))
 
 
@@ -174,3 +176,66 @@ def test_screenshot_of_the_report_in_headless_chromium(report_dir, tmp_path):
               "1200,6000")
     _rows, dark = _ink_rows(str(png))
     assert dark.mean() > 0.01
+
+
+def test_fit_counts_name_every_status_and_what_entered():
+    from types import SimpleNamespace
+
+    from identify.report.measured import fit_counts
+
+    sim = SimpleNamespace(statuses={"converged": 5, "budget": 2, "local": 1}, tasks=8,
+                          used=("converged",), entered=5)
+    assert fit_counts(sim) == ("8 fits: 5 converged, 1 local, 2 budget, 0 failed; the slopes "
+                               "use the 5 converged fits, the 3 local and budget ones are left "
+                               "out")
+    sim = SimpleNamespace(statuses={"converged": 4}, tasks=4, used=("converged",), entered=4)
+    assert fit_counts(sim) == "4 fits: 4 converged, 0 local, 0 budget, 0 failed; the slopes use " \
+        "the 4 converged fits"
+
+
+def test_predicted_rates_say_how_the_registry_row_was_chosen(report_dir):
+    md = (report_dir / "report.md").read_text()
+    assert "Expert matched" not in md
+    assert "Registry row chosen by the derived verdict (strongly identifiable)" in md
+
+
+def test_report_of_a_store_with_several_sweeps_analyses_one_and_names_the_rest(report_dir,
+                                                                               tmp_path, capsys):
+    from identify.numeric.fit import FitSettings
+    from identify.numeric.store import ResultStore
+
+    store = tmp_path / "many.sqlite"
+    shutil.copyfile(report_dir / "r.sqlite", store)  # the fixture's sweep: 18 tasks
+    other = simulate("tanh(a*x+b)", store=str(store), fitted_ks=(2,), ns=[200], replicates=2,
+                     settings=FitSettings(restarts=1), progress=False)  # other fit settings
+    simulate("a*x+b", store=str(store), fitted_ks=(2,), ns=[200], replicates=1, progress=False)
+    with ResultStore(store, readonly=True) as st:
+        counts = st.counts()
+    main_id = max(counts, key=counts.get)
+    assert sorted(counts.values()) == [1, 2, 18]
+    rep = build_report(check("tanh(a*x+b)"), store=str(store), figure_dir=str(tmp_path / "f"))
+    sim = rep.simulation
+    assert sim.sweep == main_id and sim.tasks == 18 and (sim.fitted_ks, sim.ns) == (
+        (2, 3), (200, 600, 2000))
+    assert sim.replicates == sim.min_replicates == 3
+    assert len(sim.others) == 2
+    assert f"sweep {other.spec.sweep_id} of this model (2 tasks; differs in fit" in sim.others[0]
+    assert sim.others[1] == "1 sweep of other models (1 task)"
+    md = render(rep, "md")
+    assert "The store also holds" in md and other.spec.sweep_id in md
+    assert any(f"analyses sweep {main_id} only" in n for n in rep.notes)
+    # the other sweep of this model, chosen by id: its 2 tasks only
+    rep2 = build_report(check("tanh(a*x+b)"), store=str(store), sweep=other.spec.sweep_id,
+                        figure_dir=str(tmp_path / "g"))
+    assert rep2.simulation.tasks == 2 and rep2.simulation.ns == (200,)
+    assert any(main_id in o and "18 tasks" in o for o in rep2.simulation.others)
+    # on the command line: the note, and a sweep that is not there is one error line
+    capsys.readouterr()
+    assert main(["report", "tanh(a*x+b)", "--store", str(store), "--out",
+                 str(tmp_path / "out")]) == 0
+    assert f"also holds sweep {other.spec.sweep_id}" in capsys.readouterr().out
+    assert main(["report", "tanh(a*x+b)", "--store", str(store), "--sweep", "nope",
+                 "--out", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "no sweep 'nope'" in err
+    assert not (tmp_path / "out2").exists()
