@@ -28,8 +28,12 @@ from identify.symbolic.pieces import MIN_SIDE_SHARE, finite_at, kinks_cross, pie
 from identify.symbolic.points import PointSampler
 from identify.symbolic.verdict import Verdict, decide
 
-__all__ = ["CheckResult", "check", "MAX_ORDER", "MAX_ATOMS"]
+__all__ = ["CheckResult", "check", "MAX_ORDER", "MAX_ATOMS", "VERDICT_ORDER"]
 
+#: the order of the derivatives the verdict is decided on, whatever ``--order``: the papers'
+#: strong identifiability is about derivatives of order <= 2 (theory.md section 3), the weak
+#: condition and first-order degeneracy about first derivatives
+VERDICT_ORDER = 2
 MAX_ORDER = 4
 MAX_ATOMS = 6
 MAX_DRAWS = 40
@@ -51,7 +55,11 @@ class CheckResult:
     conditions:
         The literal conditions (``strong_lse``, ``strong_mle``, ``weak``).
     verdict, reason:
-        The verdict and why.
+        The verdict and why. Decided on the gated family of order <= :data:`VERDICT_ORDER`
+        (the definitions' order) at every ``order``, so it does not depend on ``order``.
+    verdict_family:
+        That family's analysis when ``order`` is not :data:`VERDICT_ORDER` (else None: it is
+        ``family``).
     graph:
         Parameter-interaction graph (networkx).
     """
@@ -66,6 +74,7 @@ class CheckResult:
     graph: nx.Graph
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    verdict_family: FamilyAnalysis | None = None
     __repr__, __str__, _repr_html_, _repr_markdown_, to_frame, relations_frame = display.CHECK
 
     @property
@@ -96,6 +105,13 @@ class CheckResult:
             "condition_details": {k: c.to_dict() for k, c in self.conditions.items()},
             "interaction_edges": graph_edges(self.graph),
             "certificate": fam.certificate.to_dict() if fam.certificate else None,
+            "verdict_order": VERDICT_ORDER,
+            "verdict_family": None if self.verdict_family is None else {
+                "size": self.verdict_family.size, "rank": self.verdict_family.rank,
+                "complete": self.verdict_family.complete,
+                "zero_functions": [list(r.members[0].derivative)
+                                   for r in self.verdict_family.zero_functions],
+                "relations": [r.to_dict() for r in self.verdict_family.relations]},
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
         }
@@ -228,10 +244,15 @@ def check(
     params = model.parameters
     positive = {s for b in model.blocks if b.positive for s in b.symbols}
     F = model.product()
-    log.info("family: derivatives of order <= %d in %d parameters", order, len(params))
-    members = taylor_family(F, params, order, stop=lambda: clock.expired("the derivatives"))
+    top = max(order, VERDICT_ORDER)
+    log.info("family: derivatives of order <= %d in %d parameters", top, len(params))
+    # ordered first derivatives, F, orders 2..top: the families of order <= order and of
+    # order <= VERDICT_ORDER are prefixes
+    members = taylor_family(F, params, top, stop=lambda: clock.expired("the derivatives"))
+    shown = [m for m in members if m.order <= order]
     if clock.spent_in is not None:
-        return _spent(model, order, members, atoms, clock, start)
+        return _spent(model, order, shown, atoms, clock, start)
+    decisive = [m for m in members if m.order <= VERDICT_ORDER]
     retry_note = None
     screened = False
     for attempt in range(3):
@@ -240,10 +261,16 @@ def check(
         atom_values, crossed = _draw_atoms(F, model, params, atoms, positive, seed + 1000 * attempt)
         screened = screened or crossed
         log.info("gated family at %d atom(s) (draw %d)", atoms, attempt + 1)
-        family = analyze_family(members, model.inputs, params, atom_values,
-                                seed=seed + 1000 * attempt, positive=positive, budget=clock,
-                                stage="the gated family")
-        if (family.unproved or family.joint_rank >= family.atoms * family.rank
+        # the verdict's family first: when the budget ends in a longer family, it stands
+        verdict_family = analyze_family(
+            decisive, model.inputs, params, atom_values, seed=seed + 1000 * attempt,
+            positive=positive, budget=clock,
+            stage="the gated family" if order == VERDICT_ORDER
+            else f"the gated family of order <= {VERDICT_ORDER} (the verdict's)")
+        family = verdict_family if order == VERDICT_ORDER else analyze_family(
+            shown, model.inputs, params, atom_values, seed=seed + 1000 * attempt,
+            positive=positive, budget=clock, stage="the gated family")
+        if (all(f.unproved or f.joint_rank >= f.atoms * f.rank for f in (family, verdict_family))
                 or clock.expired("the gated family")):
             break
         retry_note = (f"the first {attempt + 1} draw(s) of rational atoms were not generic "
@@ -256,8 +283,17 @@ def check(
                                      seed=seed, budget=clock)
     strong_key = "strong_mle" if est is Estimator.GAUSSIAN else "strong_lse"
     leaf_of = {s.name: b.leaf for b in model.blocks for s in b.symbols}
-    verdict, reason = decide(family, conditions, strong_key, leaf_of)
+    verdict, reason = decide(verdict_family, conditions, strong_key, leaf_of)
     notes = list(family.notes) + ([retry_note] if retry_note and family.complete else [])
+    if verdict_family is not family:
+        notes += [n for n in verdict_family.notes if n not in notes]
+        notes.append(f"the verdict is decided on the derivatives of order <= {VERDICT_ORDER}, "
+                     "the order of the definitions (strong identifiability: order <= 2; weak "
+                     "and first-order: first derivatives), whatever --order; "
+                     + ("the relations of order 3 listed do not enter it" if order == 3
+                        else f"the relations of orders 3 to {order} listed do not enter it"
+                        if order > VERDICT_ORDER else
+                        f"the family listed has order <= {order} only"))
     if clock.note:
         # what was proved stands (a proved first-order relation still decides); anything
         # that needed the rest of the work is inconclusive
@@ -291,4 +327,5 @@ def check(
         graph=graph,
         seconds=time.perf_counter() - start,
         notes=tuple(notes),
+        verdict_family=None if verdict_family is family else verdict_family,
     )

@@ -3,7 +3,13 @@
 - first-order degenerate: a relation among the first derivatives alone (some direction is
   invisible even at exact fit); overrides the literal conditions.
 - strongly identifiable: the literal strong condition holds and every relation of the
-  gated family is a duplicate (two members that are the same function).
+  gated family of order <= 2 is a duplicate (two members that are the same function).
+
+The family passed in is the gated family of order <= 2 (``check.VERDICT_ORDER``) whatever
+``--order`` is: the papers' strong identifiability is about derivatives of order <= 2, the
+weak condition and first-order degeneracy about first derivatives, so relations of order 3
+or more (which exist for every expert: gelu has non-duplicate ones at order 3) do not enter
+the verdict, and the verdict does not depend on ``--order``.
 - weakly identifiable: the weak condition holds, the strong one does not.
 - not identifiable: the weak condition fails.
 - inconclusive: a needed certificate was not reached.
@@ -59,15 +65,16 @@ def decide(family: FamilyAnalysis, conditions: dict[str, ConditionResult],
     strong, weak = conditions[strong_key], conditions["weak"]
     gated_bad = [r for r in family.zero_functions if not separable(r, leaf_of)] + [
         r for r in family.relations if r.kind != "duplicate"]
+    top = max((m.order for m in family.members), default=0)
     if strong.holds and not gated_bad and family.complete:
         dups = "; ".join(r.text for r in family.relations) or "none"
         return Verdict.STRONG, (
             f"the literal {strong.title} condition holds and every relation of the gated family "
-            f"is a duplicate, merged when the family is read as a set ({dups}); rank "
+            f"of order <= {top} is a duplicate, merged when the family is read as a set ({dups}); rank "
             f"{family.joint_rank} certified over {family.atoms} atom(s)")
     if strong.holds is False or gated_bad:
         why = (f"{strong.evidence}" if strong.holds is False
-               else f"the gated family has the relation {gated_bad[0].text}")
+               else f"the gated family of order <= {top} has the relation {gated_bad[0].text}")
         if weak.holds:
             return Verdict.WEAK, (f"the weak condition holds (certified) but strong "
                                   f"identifiability fails: {why}")
