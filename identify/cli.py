@@ -69,6 +69,22 @@ def _writable_file(path: str, what: str, *, stem: bool = False) -> None:
                             where=what)
 
 
+def _writable_folder(path: str, what: str) -> None:
+    """Refuse an output folder that cannot be written, before the work: a scratch folder is
+    made (and removed at once) in it, or in its nearest existing ancestor."""
+    import os
+    import tempfile
+
+    place = os.path.abspath(path)
+    while not os.path.exists(place):
+        place = os.path.dirname(place)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".identify-probe-", dir=place))
+    except OSError as exc:
+        raise IdentifyError(f"cannot write the report into {path}: {exc.strerror or exc} "
+                            "(nothing was written)", where=what) from None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit code 2
         import re
@@ -417,6 +433,7 @@ def _report(args: argparse.Namespace) -> int:
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise IdentifyError(f"{args.out} exists and is not a folder", where="--out")
+    _writable_folder(args.out, "--out")
     if args.sweep is not None and args.store is None:
         raise IdentifyError("--sweep selects a sweep of --store; give --store too")
     if args.store is not None:  # refused before the analysis, and never written to
