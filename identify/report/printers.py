@@ -49,7 +49,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 def _md_escape(text: str) -> str:
     """Plain text for Markdown: HTML special characters as entities (no raw HTML survives a
     Markdown-to-HTML conversion) and Markdown punctuation backslash-escaped, on one line."""
-    text = html.escape(" ".join(str(text).split()), quote=False)
+    raw = str(text)
+    body = " ".join(raw.split())
+    # a part's boundary spaces separate it from the next part (math, say): keep one
+    lead = " " if raw[:1].isspace() else ""
+    trail = " " if raw[-1:].isspace() and body else ""
+    text = html.escape(lead + body + trail, quote=False)
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

@@ -196,6 +196,9 @@ def test_fit_counts_name_every_status_and_what_entered():
 def test_predicted_rates_say_how_the_registry_row_was_chosen(report_dir):
     md = (report_dir / "report.md").read_text()
     assert "Expert matched" not in md
+    # the text around math keeps its spaces
+    assert "converges like $n^{-1/(2e)}$." in md
+    assert "beta1: $n^{-1/2}$ exact-fitted, $n^{-1/4}$ over-fitted" in md
     assert "Registry row chosen by the derived verdict (strongly identifiable)" in md
 
 
