@@ -150,7 +150,7 @@ def test_em_warm_up_of_random_and_mixed_starts_gives_identical_bits_across_proce
     jobs = []
     for init in ("random", "mixed"):
         spec = build_spec("tanh(a*x+b)", "softmax", estimator="gaussian", fitted_ks=(3,),
-                          ns=[1000], replicates=2, settings=FitSettings(init=init))
+                          ns=[500], replicates=1, settings=FitSettings(init=init))
         jobs.append({"init": init, "config": spec.config(),
                      "tasks": [dataclasses.asdict(t) for t in spec.tasks()]})
     root = str(Path(identify.__file__).resolve().parents[1])
@@ -163,12 +163,12 @@ def test_em_warm_up_of_random_and_mixed_starts_gives_identical_bits_across_proce
         stdout, stderr = p.communicate(json.dumps(jobs), timeout=600)
         assert p.returncode == 0, stderr
         outs.append(json.loads(stdout))
-    assert len(outs[0]) == 4
+    assert len(outs[0]) == 2
     assert outs[1] == outs[0] and outs[2] == outs[0]
     rows = outs[0].values()
     # every fit went through the EM warm-up (20 iterations at most) before Newton
     assert all(int(r["method"][3:r["method"].index(")")]) >= 1 for r in rows)
-    assert sum(r["status"] == "converged" for r in rows) >= 3
+    assert sum(r["status"] == "converged" for r in rows) >= 1
     for r in rows:
         if r["status"] == "converged":
             assert float.fromhex(r["objective"]) <= r["truth_objective"]
