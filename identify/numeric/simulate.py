@@ -184,7 +184,7 @@ def simulation_task(config: dict, task: Task) -> dict:
     row.update(vor.to_dict())
     if not nm.density:
         ee = expert_errors(nm, result.theta, nm_true, theta_true, truth.inputs,
-                           over_expert_exponent(over, nm))
+                           over_expert_exponent(over, nm), over_exponents=over)
         row["expert_errors"] = {**ee.losses, **ee.cells}
     row["theta"] = [float(v) for v in result.theta]
     return row

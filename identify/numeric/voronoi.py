@@ -16,18 +16,35 @@ a number. Shared parameters (the temperature) add |Delta tau| once. Sigmoid gate
 weights: the weight term is dropped and w = 1.
 
 The weights are compared as they are, without rescaling, in the convention of the fitted
-and the true model alike: the last atom is the softmax reference (beta0 = 0). That
+and the true model alike: the last atom is the softmax reference (beta0 = beta1 = 0). That
 convention is the truth's only when the fitted reference atom is alone in the true
 reference atom's cell; otherwise (an over-specified reference cell, or the reference atom
-in another cell) softmax invariance makes the fitted weights a common factor c = exp(t) off
-the truth's, and the loss is taken at the translation t that minimises the weight term
-(a weighted median, exact), recorded as ``translation`` in the result.
+in another cell) the pinned atom is an arbitrary member of its cell, and the fit is
+compared with the truth up to the softmax's translation invariance, as the papers identify
+it: the fitted gates (beta0_i, beta1_i) are moved by the common shift (t0, t1) that best
+matches the truth (the same mixture). t1 minimises the beta1 part of D2 (of D1 when D2
+is undefined), sum_i w_i |beta1_i + t1 - beta1*_j|^e with e = e_beta1 in an over-specified
+cell and 1 in an exact one (convex in t1, independent of t0), recorded as ``shifts``;
+t0 = log c minimises the weight term (a weighted median, exact), recorded as
+``translation``. The cells are recomputed after the shift until they no longer change.
+
+Per-block errors: in an exact cell |Delta p_ij| (``exact:<block>``, mean over exact cells;
+an untranslated pinned parameter is exact by construction and left out); in an
+over-specified cell the block's share of D2 as a weighted power mean,
+
+    E_pj = ( sum_{i in A_j} w_i |Delta p_ij|^{e_p} / sum_{i in A_j} w_i )^(1/e_p)
+
+(``over:<block>``, mean over over-specified cells; ``over@<j>:<block>`` per true atom j;
+e_p = 2 when the prediction has no number), which decays like n^-1/(2 e_p) when D2 decays
+like n^-1/2. Not the largest |Delta p_ij| of the cell: the over-fitted MLE often leaves
+one atom of the cell with a vanishing weight, whose parameters it does not estimate, and
+neither D2 nor the papers' rates bound them (docs/reproductions.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +63,7 @@ class VoronoiResult:
                                             # "over@<j>:<block>" (over-specified cell at atom j)
     weights: tuple[float, ...] = ()         # fitted w_i as compared (after the translation)
     translation: float = 0.0                # log c: 0 unless the reference cell needed it
+    shifts: dict[str, list[float]] = field(default_factory=dict)  # gate block -> its shift t
 
     @property
     def cell_sizes(self) -> tuple[int, ...]:
@@ -54,7 +72,7 @@ class VoronoiResult:
     def to_dict(self) -> dict:
         return {"cells": [list(c) for c in self.cells], "cell_sizes": list(self.cell_sizes),
                 "losses": dict(self.losses), "block_errors": dict(self.block_errors),
-                "translation": self.translation}
+                "translation": self.translation, "shifts": dict(self.shifts)}
 
 
 def _blocks(nm: NumericModel) -> dict[str, list[int]]:
@@ -69,6 +87,11 @@ def _blocks(nm: NumericModel) -> dict[str, list[int]]:
 
 def _pinned(nm: NumericModel, atom: int, block: str) -> bool:
     return any(not sl.free and sl.atom == atom and sl.block == block for sl in nm.slots)
+
+
+#: pinned gate blocks whose common additive shift leaves every gate unchanged (the score is
+#: linear in them with a coefficient free of the atom's parameters: softmax, temperature)
+_SHIFTED = ("beta1",)
 
 
 def voronoi_cells(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray
@@ -87,6 +110,13 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(v[np.searchsorted(cum, 0.5 * cum[-1])])
 
 
+def _translated(nm_fit: NumericModel, cells: tuple[tuple[int, ...], ...]) -> bool:
+    """Whether the fit is compared up to translation (module docstring)."""
+    ref = nm_fit.k - 1
+    return nm_fit.gate.normaliser != "sigmoid" and cells[-1] != (ref,) and \
+        _pinned(nm_fit, ref, "beta0")
+
+
 def atom_weights(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray,
                  cells: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.ndarray, float]:
     """(fitted w, true w*, translation log c) as the losses compare them (module docstring)."""
@@ -94,8 +124,7 @@ def atom_weights(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray,
         return np.ones(len(A)), np.ones(len(At)), 0.0
     b0 = [s.name for s in nm_fit.atom_syms].index("beta0")
     w, wt = np.exp(A[:, b0]), np.exp(At[:, b0])
-    ref = len(A) - 1
-    if cells[-1] == (ref,) or not _pinned(nm_fit, ref, "beta0"):
+    if not _translated(nm_fit, cells):
         return w, wt, 0.0
     sums = np.array([w[list(c)].sum() for c in cells])
     used = sums > 0
@@ -103,15 +132,77 @@ def atom_weights(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray,
     return w * c, wt, float(np.log(c))
 
 
+def _shift(d: np.ndarray, w: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """argmin_t sum_i w_i |d_i - t|^e_i (convex; t in the hull of the d_i)."""
+    from scipy.optimize import minimize, minimize_scalar
+
+    w = w / w.sum()
+    if np.all(e == 1.0) and d.shape[1] == 1:
+        return np.array([_weighted_median(d[:, 0], w)])
+
+    def f(t):
+        return float(np.sum(w * np.linalg.norm(d - t, axis=1) ** e))
+    if d.shape[1] == 1:
+        lo, hi = float(d.min()), float(d.max())
+        if hi - lo <= 0:
+            return d[0].copy()
+        r = minimize_scalar(f, bounds=(lo, hi), method="bounded",
+                            options={"xatol": 1e-10 * max(1.0, hi - lo)})
+        return np.array([r.x])
+    start = np.array([_weighted_median(d[:, m], w) for m in range(d.shape[1])])
+    r = minimize(f, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14})
+    return r.x if r.fun <= f(start) else start
+
+
+def align(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray,
+          over_exponents: Mapping[str, float | None] | None = None
+          ) -> tuple[tuple[tuple[int, ...], ...], np.ndarray, dict[str, list[float]]]:
+    """(cells, A shifted, shifts per block): the fitted atoms, moved by the common gate shift
+    that best matches the truth when the fit is compared up to translation.
+
+    The shift t of a pinned gate block (beta1) minimises sum_i w_i |beta1_i + t - beta1*_j|^e
+    over the fitted atoms i in the cells A_j (e = the block's loss exponent in an
+    over-specified cell, 1 in an exact one): softmax gates are unchanged by it. Cells and
+    shift are recomputed until the cells no longer change."""
+    blocks = _blocks(nm_fit)
+    cells = voronoi_cells(nm_fit, A, At)
+    shifts: dict[str, list[float]] = {}
+    if nm_fit.gate.normaliser == "sigmoid":
+        return cells, A, shifts
+    b0 = [s.name for s in nm_fit.atom_syms].index("beta0")
+    w = np.exp(A[:, b0] - A[:, b0].max())
+    A0, out = A, A
+    for _ in range(5):
+        if not _translated(nm_fit, cells):
+            return cells, A0, {}
+        out = A0.copy()
+        for b in _SHIFTED:
+            if b not in blocks or not _pinned(nm_fit, nm_fit.k - 1, b):
+                continue
+            idx = blocks[b]
+            owner = [j for i in range(len(A0)) for j, c in enumerate(cells) if i in c]
+            e = np.array([float((over_exponents or {}).get(b) or 1.0)
+                          if len(cells[owner[i]]) > 1 else 1.0 for i in range(len(A0))])
+            d = At[owner][:, idx] - A0[:, idx]
+            t = _shift(d, w, e)
+            out[:, idx] = A0[:, idx] + t
+            shifts[b] = [float(v) for v in t]
+        new = voronoi_cells(nm_fit, out, At)
+        if new == cells:
+            break
+        cells = new
+    return cells, out, shifts
+
+
 def voronoi(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
             theta_true: np.ndarray, over_exponents: Mapping[str, float | None] | None = None
             ) -> VoronoiResult:
     """Voronoi cells, the losses D1 and D2 (``over_exponents`` per block on over-specified
-    cells, when every block has a number) and per-block errors."""
+    cells, when every block has a number) and per-block errors (module docstring)."""
     A, sh = nm_fit.split(nm_fit.full(theta_fit))
     At, sht = nm_true.split(nm_true.full(theta_true))
     blocks = _blocks(nm_fit)
-    cells = voronoi_cells(nm_fit, A, At)
+    cells, A, shifts = align(nm_fit, A, At, over_exponents)
     w, wt, shift = atom_weights(nm_fit, A, At, cells)
     weighted = nm_fit.gate.normaliser != "sigmoid"
     exps = {"D1": {b: 1.0 for b in blocks}}
@@ -125,20 +216,25 @@ def voronoi(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
                 losses[name] += abs(w[list(cell)].sum() - wt[j]) if cell else wt[j]
         over = len(cell) > 1
         for b, idx in blocks.items():
-            deltas = [float(np.linalg.norm(A[i, idx] - At[j, idx])) for i in cell]
+            deltas = np.array([float(np.linalg.norm(A[i, idx] - At[j, idx])) for i in cell])
             for name, e in exps.items():
                 power = e[b] if over else 1.0
-                losses[name] += sum(w[i] * d**power for i, d in zip(cell, deltas, strict=True))
-            # pinned parameters (the softmax reference atom) are exact by construction
-            free = [d for i, d in zip(cell, deltas, strict=True) if not _pinned(nm_fit, i, b)]
-            if free:
-                errs.setdefault(f"{'over' if over else 'exact'}:{b}", []).append(max(free))
-                if over:  # the same error stratified by the over-specified true atom
-                    errs.setdefault(f"over@{j + 1}:{b}", []).append(max(free))
+                losses[name] += float(np.sum(w[list(cell)] * deltas**power))
+            if over:  # the block's share of D2 in this cell, as a weighted power mean
+                e_b = float((over_exponents or {}).get(b) or 2.0)
+                wc = w[list(cell)] / w[list(cell)].sum()
+                err = float(np.sum(wc * deltas**e_b) ** (1.0 / e_b))
+                errs.setdefault(f"over:{b}", []).append(err)
+                errs.setdefault(f"over@{j + 1}:{b}", []).append(err)  # stratified by atom j
+                continue
+            # untranslated, the pinned parameters (the softmax reference atom) are exact by
+            # construction and say nothing about the estimator
+            if cell and (shifts or not _pinned(nm_fit, cell[0], b)):
+                errs.setdefault(f"exact:{b}", []).append(float(deltas[0]))
     for s, a, t in zip(nm_fit.shared_syms, sh, sht, strict=True):
         for name in losses:
             losses[name] += abs(a - t)
         errs[f"shared:{s.name}"] = [abs(float(a - t))]
     block_errors = {k: float(np.mean(v)) for k, v in errs.items()}
     return VoronoiResult(cells, {k: float(v) for k, v in losses.items()}, block_errors,
-                         tuple(float(x) for x in w), shift)
+                         tuple(float(x) for x in w), shift, shifts)
