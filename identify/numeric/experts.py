@@ -39,7 +39,7 @@ import sympy
 
 from identify.numeric.compile import NumericModel
 from identify.numeric.truth import InputSpec
-from identify.numeric.voronoi import align, atom_weights
+from identify.numeric.voronoi import atom_weights, voronoi_cells
 
 __all__ = ["ExpertErrors", "expert_errors", "quadrature", "sup_grid", "lipschitz", "NORMS"]
 
@@ -147,8 +147,7 @@ def _values(nm: NumericModel, X: np.ndarray, atoms: np.ndarray, shared: np.ndarr
 
 def expert_errors(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
                   theta_true: np.ndarray, inputs: InputSpec,
-                  over_exponent: float | None = None,
-                  over_exponents: Mapping[str, float | None] | None = None) -> ExpertErrors:
+                  over_exponent: float | None = None) -> ExpertErrors:
     """Distances between fitted and true experts per Voronoi cell (module docstring).
 
     Parameters
@@ -160,13 +159,10 @@ def expert_errors(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericM
     over_exponent:
         The exponent e of the over-specified cells in the weighted loss (the largest of the
         expert blocks'); None leaves the loss out when some cell is over-specified.
-    over_exponents:
-        The per-block exponents (as for `identify.numeric.voronoi.voronoi`): they fix the
-        gate translation and so the cells exactly as the parameter losses have them.
     """
     A, sh = nm_fit.split(nm_fit.full(theta_fit))
     At, sht = nm_true.split(nm_true.full(theta_true))
-    cells, A, _ = align(nm_fit, A, At, over_exponents)
+    cells = voronoi_cells(nm_fit, A, At)  # the cells of the parameter losses
     w, _, _ = atom_weights(nm_fit, A, At, cells)
     dim = nm_fit.model.dim
     Xq, Wq = quadrature(inputs, dim)

@@ -180,11 +180,12 @@ def simulation_task(config: dict, task: Task) -> dict:
     if result.status == "failed":
         return row
     over = cfg["predictions"].get(str(task.fitted_k), {}).get("over", {})
-    vor = voronoi(nm, result.theta, nm_true, theta_true, over_exponents=over)
+    vor = voronoi(nm, result.theta, nm_true, theta_true, over_exponents=over,
+                  inputs=truth.inputs)
     row.update(vor.to_dict())
     if not nm.density:
         ee = expert_errors(nm, result.theta, nm_true, theta_true, truth.inputs,
-                           over_expert_exponent(over, nm), over_exponents=over)
+                           over_expert_exponent(over, nm))
         row["expert_errors"] = {**ee.losses, **ee.cells}
     row["theta"] = [float(v) for v in result.theta]
     return row

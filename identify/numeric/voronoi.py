@@ -21,12 +21,14 @@ convention is the truth's only when the fitted reference atom is alone in the tr
 reference atom's cell; otherwise (an over-specified reference cell, or the reference atom
 in another cell) the pinned atom is an arbitrary member of its cell, and the fit is
 compared with the truth up to the softmax's translation invariance, as the papers identify
-it: the fitted gates (beta0_i, beta1_i) are moved by the common shift (t0, t1) that best
-matches the truth (the same mixture). t1 minimises the beta1 part of D2 (of D1 when D2
-is undefined), sum_i w_i |beta1_i + t1 - beta1*_j|^e with e = e_beta1 in an over-specified
-cell and 1 in an exact one (convex in t1, independent of t0), recorded as ``shifts``;
-t0 = log c minimises the weight term (a weighted median, exact), recorded as
-``translation``. The cells are recomputed after the shift until they no longer change.
+it: the fitted gates (beta0_i, beta1_i) are moved by a common shift (t0, t1), the same
+mixture. t1 is the weighted mean of beta1*_j - beta1_i over the fitted atoms, weighted
+by each atom's share of the mixture (its mean gate over the input distribution; w_i when
+no inputs are given), recorded as ``shifts``: an atom of vanishing share does not move
+it, nor does a steep gate whose exp(beta0) is huge. It is not the minimiser of D1's or
+D2's beta1 part: those put t1 exactly on one atom's difference, whose error would then be
+exactly 0. t0 = log c minimises the weight term (a weighted median, exact), recorded as
+``translation``. The cells are those of the fitted parameters as they are.
 
 Per-block errors: in an exact cell |Delta p_ij| (``exact:<block>``, mean over exact cells;
 an untranslated pinned parameter is exact by construction and left out); in an
@@ -50,7 +52,7 @@ import numpy as np
 
 from identify.numeric.compile import NumericModel
 
-__all__ = ["VoronoiResult", "voronoi", "voronoi_cells", "atom_weights"]
+__all__ = ["VoronoiResult", "voronoi", "voronoi_cells", "atom_weights", "align", "gate_shares"]
 
 
 @dataclass(frozen=True)
@@ -132,77 +134,64 @@ def atom_weights(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray,
     return w * c, wt, float(np.log(c))
 
 
-def _shift(d: np.ndarray, w: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """argmin_t sum_i w_i |d_i - t|^e_i (convex; t in the hull of the d_i)."""
-    from scipy.optimize import minimize, minimize_scalar
+def _shift(d: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The weighted mean of the differences d_i (rows), weights w_i: argmin_t sum_i w_i
+    |d_i - t|^2. Smooth in the fit and equivariant under a common shift; an L1 or D2-type
+    criterion would put t exactly on one atom's difference (a kink), making that atom's
+    error exactly 0 and its logarithm meaningless."""
+    return (w / w.sum()) @ d
 
-    w = w / w.sum()
-    if np.all(e == 1.0) and d.shape[1] == 1:
-        return np.array([_weighted_median(d[:, 0], w)])
 
-    def f(t):
-        return float(np.sum(w * np.linalg.norm(d - t, axis=1) ** e))
-    if d.shape[1] == 1:
-        lo, hi = float(d.min()), float(d.max())
-        if hi - lo <= 0:
-            return d[0].copy()
-        r = minimize_scalar(f, bounds=(lo, hi), method="bounded",
-                            options={"xatol": 1e-10 * max(1.0, hi - lo)})
-        return np.array([r.x])
-    start = np.array([_weighted_median(d[:, m], w) for m in range(d.shape[1])])
-    r = minimize(f, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14})
-    return r.x if r.fun <= f(start) else start
+def gate_shares(nm_fit: NumericModel, theta_fit: np.ndarray, inputs) -> np.ndarray:
+    """Each fitted atom's mean gate value over the input distribution (quadrature nodes of
+    `identify.numeric.experts.quadrature`): its share of the mixture."""
+    from identify.numeric.experts import quadrature
+
+    X, W = quadrature(inputs, nm_fit.model.dim)
+    return W @ nm_fit.parts(X, nm_fit.full(theta_fit))[1]
 
 
 def align(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray,
-          over_exponents: Mapping[str, float | None] | None = None
+          shares: np.ndarray | None = None
           ) -> tuple[tuple[tuple[int, ...], ...], np.ndarray, dict[str, list[float]]]:
-    """(cells, A shifted, shifts per block): the fitted atoms, moved by the common gate shift
-    that best matches the truth when the fit is compared up to translation.
+    """(cells, A shifted, shifts per block): the fitted atoms, moved by a common gate shift
+    when the fit is compared up to translation (module docstring); cells from the fitted
+    parameters as they are.
 
-    The shift t of a pinned gate block (beta1) minimises sum_i w_i |beta1_i + t - beta1*_j|^e
-    over the fitted atoms i in the cells A_j (e = the block's loss exponent in an
-    over-specified cell, 1 in an exact one): softmax gates are unchanged by it. Cells and
-    shift are recomputed until the cells no longer change."""
+    The shift t of a pinned gate block (beta1) is the weighted mean of beta1*_j - beta1_i
+    over the fitted atoms i in the cells A_j, weighted by the atoms' ``shares`` of the
+    mixture (`gate_shares`; exp(beta0_i) when not given): softmax gates are unchanged by
+    it. An atom of vanishing share does not move it, nor does a steep gate's large beta0."""
     blocks = _blocks(nm_fit)
     cells = voronoi_cells(nm_fit, A, At)
-    shifts: dict[str, list[float]] = {}
-    if nm_fit.gate.normaliser == "sigmoid":
-        return cells, A, shifts
-    b0 = [s.name for s in nm_fit.atom_syms].index("beta0")
-    w = np.exp(A[:, b0] - A[:, b0].max())
-    A0, out = A, A
-    for _ in range(5):
-        if not _translated(nm_fit, cells):
-            return cells, A0, {}
-        out = A0.copy()
-        for b in _SHIFTED:
-            if b not in blocks or not _pinned(nm_fit, nm_fit.k - 1, b):
-                continue
+    if not _translated(nm_fit, cells):
+        return cells, A, {}
+    if shares is None:
+        b0 = [s.name for s in nm_fit.atom_syms].index("beta0")
+        shares = np.exp(A[:, b0] - A[:, b0].max())
+    out, shifts = A.copy(), {}
+    owner = [j for i in range(len(A)) for j, c in enumerate(cells) if i in c]
+    for b in _SHIFTED:
+        if b in blocks and _pinned(nm_fit, nm_fit.k - 1, b):
             idx = blocks[b]
-            owner = [j for i in range(len(A0)) for j, c in enumerate(cells) if i in c]
-            e = np.array([float((over_exponents or {}).get(b) or 1.0)
-                          if len(cells[owner[i]]) > 1 else 1.0 for i in range(len(A0))])
-            d = At[owner][:, idx] - A0[:, idx]
-            t = _shift(d, w, e)
-            out[:, idx] = A0[:, idx] + t
+            t = _shift(At[owner][:, idx] - A[:, idx], np.asarray(shares, float))
+            out[:, idx] = A[:, idx] + t
             shifts[b] = [float(v) for v in t]
-        new = voronoi_cells(nm_fit, out, At)
-        if new == cells:
-            break
-        cells = new
     return cells, out, shifts
 
 
 def voronoi(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
-            theta_true: np.ndarray, over_exponents: Mapping[str, float | None] | None = None
-            ) -> VoronoiResult:
+            theta_true: np.ndarray, over_exponents: Mapping[str, float | None] | None = None,
+            inputs=None) -> VoronoiResult:
     """Voronoi cells, the losses D1 and D2 (``over_exponents`` per block on over-specified
-    cells, when every block has a number) and per-block errors (module docstring)."""
+    cells, when every block has a number) and per-block errors (module docstring).
+    ``inputs`` (an `identify.numeric.truth.InputSpec`): the gate shares that weight the
+    translation; without it exp(beta0)."""
     A, sh = nm_fit.split(nm_fit.full(theta_fit))
     At, sht = nm_true.split(nm_true.full(theta_true))
     blocks = _blocks(nm_fit)
-    cells, A, shifts = align(nm_fit, A, At, over_exponents)
+    shares = None if inputs is None else gate_shares(nm_fit, theta_fit, inputs)
+    cells, A, shifts = align(nm_fit, A, At, shares)
     w, wt, shift = atom_weights(nm_fit, A, At, cells)
     weighted = nm_fit.gate.normaliser != "sigmoid"
     exps = {"D1": {b: 1.0 for b in blocks}}

@@ -169,10 +169,10 @@ def test_an_over_specified_reference_cell_is_compared_up_to_the_gate_translation
     fit[1, 1] += 0.5  # now the heavy atom's gate slope is 0.5 off the truth's
     v = voronoi(SG3, SG3.pack(fit), SG2, SG_THETA, SG_EXP)
     assert v.cell_sizes == (1, 2)
-    # the shift is the minimiser of 0.9 (0.5 + t)^4 + 0.1 t^4 (+ the exact cell's
-    # exp(-8) |t|, negligible): t = -0.5 / (1 + (1 / 9)^(1/3)), close to the heavy atom
+    # the shift is the weighted mean of the beta1 differences (0 for atom 1 and the light
+    # atom, -0.5 for the heavy one), weights exp(beta0): (w*_1, 0.9, 0.1) in any scale
     t = v.shifts["beta1"][0]
-    assert abs(t + 0.5 / (1 + (1 / 9) ** (1 / 3))) < 1e-3
+    assert abs(t + 0.5 * 0.9 / (0.9 + 0.1 + np.exp(-8))) < 1e-12
     want = (0.9 * (0.5 + t) ** 4 + 0.1 * t**4) ** 0.25
     assert abs(v.block_errors["over:beta1"] - want) < 1e-9
     assert abs(v.block_errors["exact:beta1"] - abs(t)) < 1e-9  # atom 1 moved by t too
@@ -196,3 +196,43 @@ def test_losses_do_not_depend_on_which_atom_of_the_cell_is_pinned(noise, share):
         assert a.keys() == b.keys()
         for key in a:
             assert abs(a[key] - b[key]) <= 1e-7 * (1 + abs(a[key])), key
+
+
+def test_the_translation_does_not_zero_an_exact_cell_error():
+    # tanh, k = 3: atom 1 exact and heavy (w = 3), the reference cell split with beta1 off
+    # by -0.1 and +0.3. An L1 (weighted-median) shift would sit exactly on atom 1 and make
+    # its error 0 (log 0 in the slope); the weighted mean is t = 0.5 * 0.2 / 4 = 0.025.
+    nm3 = NumericModel(MODEL, 3)
+    atoms, _ = NM2.split(NM2.full(THETA))
+    free = np.vstack([atoms[0], atoms[1], atoms[1]])
+    free[0, 0] = np.log(3.0)
+    free[1:, 0] = np.log(0.5)
+    free[1, 1] -= 0.1
+    free[2, 1] += 0.3
+    fit = free.copy()
+    fit[:, :2] -= free[-1, :2]
+    v = voronoi(nm3, nm3.pack(fit), NM2, THETA, EXP2)
+    assert v.cell_sizes == (1, 2)
+    assert abs(v.block_errors["exact:beta1"] - 0.025) < 1e-12
+
+
+def test_with_inputs_the_shift_is_weighted_by_the_atoms_shares_of_the_mixture():
+    from identify.numeric.voronoi import gate_shares
+
+    free = np.vstack([SG_ATOMS[0], SG_ATOMS[1], SG_ATOMS[1]])
+    free[1, 0] += np.log(0.9)
+    free[2, 0] += np.log(0.1)
+    free[1, 1] += 0.5
+    fit = _pin_last(free)
+    th = SG3.pack(fit)
+    shares = gate_shares(SG3, th, SG_TRUTH.inputs)
+    assert abs(shares.sum() - 1) < 1e-12 and np.all(shares > 0)
+    v = voronoi(SG3, th, SG2, SG_THETA, SG_EXP, inputs=SG_TRUTH.inputs)
+    d = np.array([SG_ATOMS[0, 1] - fit[0, 1], -fit[1, 1], -fit[2, 1]])  # beta1* - beta1
+    assert abs(v.shifts["beta1"][0] - shares @ d / shares.sum()) < 1e-12
+    # atom 1 holds most of the mixture over [0, 1] (its exp(beta0) = e^-8 says nothing of
+    # that): it keeps the shift near its own difference 0, where exp(beta0) weights put it
+    # at the heavy reference-cell atom's -0.5 * 0.9
+    assert shares[0] > 0.6 and abs(v.shifts["beta1"][0]) < 0.2
+    w = voronoi(SG3, th, SG2, SG_THETA, SG_EXP)
+    assert abs(w.shifts["beta1"][0] + 0.45) < 1e-3
