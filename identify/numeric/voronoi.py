@@ -24,11 +24,12 @@ compared with the truth up to the softmax's translation invariance, as the paper
 it: the fitted gates (beta0_i, beta1_i) are moved by a common shift (t0, t1), the same
 mixture. t1 is the weighted mean of beta1*_j - beta1_i over the fitted atoms, weighted
 by each atom's share of the mixture (its mean gate over the input distribution; w_i when
-no inputs are given), recorded as ``shifts``: an atom of vanishing share does not move
-it, nor does a steep gate whose exp(beta0) is huge. It is not the minimiser of D1's or
-D2's beta1 part: those put t1 exactly on one atom's difference, whose error would then be
-exactly 0. t0 = log c minimises the weight term (a weighted median, exact), recorded as
-``translation``. The cells are those of the fitted parameters as they are.
+no inputs are given, and for hierarchical density mixtures), recorded as ``shifts``: an
+atom of vanishing share does not move it, nor does a steep gate whose exp(beta0) is huge.
+It is not the minimiser of D1's or D2's beta1 part: those put t1 exactly on one atom's
+difference, whose error would then be exactly 0. t0 = log c minimises the weight term (a
+weighted median, exact), recorded as ``translation``. The cells are those of the fitted
+parameters as they are.
 
 Per-block errors: in an exact cell |Delta p_ij| (``exact:<block>``, mean over exact cells;
 an untranslated pinned parameter is exact by construction and left out); in an
@@ -186,11 +187,12 @@ def voronoi(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
     """Voronoi cells, the losses D1 and D2 (``over_exponents`` per block on over-specified
     cells, when every block has a number) and per-block errors (module docstring).
     ``inputs`` (an `identify.numeric.truth.InputSpec`): the gate shares that weight the
-    translation; without it exp(beta0)."""
+    translation; without it (and for density mixtures) exp(beta0)."""
     A, sh = nm_fit.split(nm_fit.full(theta_fit))
     At, sht = nm_true.split(nm_true.full(theta_true))
     blocks = _blocks(nm_fit)
-    shares = None if inputs is None else gate_shares(nm_fit, theta_fit, inputs)
+    shares = (None if inputs is None or nm_fit.density  # a density mixture: gates need y
+              else gate_shares(nm_fit, theta_fit, inputs))
     cells, A, shifts = align(nm_fit, A, At, shares)
     w, wt, shift = atom_weights(nm_fit, A, At, cells)
     weighted = nm_fit.gate.normaliser != "sigmoid"
