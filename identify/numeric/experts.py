@@ -14,8 +14,11 @@ mixture: means +- 4 sd). Weighted like the Voronoi loss:
     E = sum_{j: |A_j| = 1} sum_{i in A_j} w_i d_ij + sum_{j: |A_j| > 1} sum_{i in A_j} w_i d_ij^e
 
 with e the largest loss exponent of the expert blocks in an over-specified cell, and the
-per-cell errors ``exact:<norm>`` (mean over exact cells) and ``over:<norm>`` (largest distance
-in an over-specified cell, mean over such cells).
+per-cell errors ``exact:<norm>`` (d_ij, mean over exact cells) and ``over:<norm>`` (the
+cell's share of E as a weighted power mean, (sum_{i in A_j} w_i d_ij^e / sum_{i in A_j}
+w_i)^(1/e), mean over over-specified cells). The largest d_ij of a cell is not used: the
+over-fitted estimator often leaves one atom of the cell with a vanishing weight whose expert
+it does not estimate at all (docs/reproductions.md), and neither E nor the theory bounds it.
 
 Predicted rates: where h is Lipschitz in eta on compact sets, d_ij <= L |eta_i - eta*_j|, so
 the experts inherit their parameters' rates: n^-1/2 in exact cells, n^-1/(2e) in an
@@ -159,7 +162,7 @@ def expert_errors(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericM
     """
     A, sh = nm_fit.split(nm_fit.full(theta_fit))
     At, sht = nm_true.split(nm_true.full(theta_true))
-    cells = voronoi_cells(nm_fit, A, At)
+    cells = voronoi_cells(nm_fit, A, At)  # the cells of the parameter losses
     w, _, _ = atom_weights(nm_fit, A, At, cells)
     dim = nm_fit.model.dim
     Xq, Wq = quadrature(inputs, dim)
@@ -180,9 +183,13 @@ def expert_errors(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericM
             e = over_exponent if over else 1.0
             if e is not None:
                 total += sum(w[i] * d[i, j] ** e for i in cell)
-            if cell:
-                per.setdefault(f"{'over' if over else 'exact'}:{norm}", []).append(
-                    max(d[i, j] for i in cell))
+            if over:  # the cell's share of the loss, as a weighted power mean
+                e_c = over_exponent or 2.0
+                wc = w[list(cell)] / w[list(cell)].sum()
+                per.setdefault(f"over:{norm}", []).append(
+                    float(np.sum(wc * d[list(cell), j] ** e_c) ** (1.0 / e_c)))
+            elif cell:
+                per.setdefault(f"exact:{norm}", []).append(float(d[cell[0], j]))
         if over_exponent is not None or not over_any:
             losses[norm] = float(total)
     return ExpertErrors(losses, {k: float(np.mean(v)) for k, v in per.items()})

@@ -180,7 +180,8 @@ def simulation_task(config: dict, task: Task) -> dict:
     if result.status == "failed":
         return row
     over = cfg["predictions"].get(str(task.fitted_k), {}).get("over", {})
-    vor = voronoi(nm, result.theta, nm_true, theta_true, over_exponents=over)
+    vor = voronoi(nm, result.theta, nm_true, theta_true, over_exponents=over,
+                  inputs=truth.inputs)
     row.update(vor.to_dict())
     if not nm.density:
         ee = expert_errors(nm, result.theta, nm_true, theta_true, truth.inputs,
@@ -304,8 +305,8 @@ def analyse(spec: SimulationSpec, rows: Sequence[dict], *, n_boot: int = 2000,
     (k = k*), D2 (the predicted exponents per block) for over-fitted k, predicted -1/2; when
     an over-fitted exponent is slower than any polynomial, D1 against "slow". Blocks:
     exact-cell errors against -1/2, over-specified-cell errors against -1/(2 e). Experts:
-    the weighted L2 and sup losses against -1/2, the over-specified cells' largest
-    distance against -1/(2 e) for the largest expert-block exponent e (no prediction where
+    the weighted L2 and sup losses against -1/2, the over-specified cells' weighted
+    (power-mean) distance against -1/(2 e) for the largest expert-block exponent e (no prediction where
     h is not shown Lipschitz in its parameters).
     """
     tol = spec.tolerance if tolerance is None else tolerance

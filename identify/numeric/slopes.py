@@ -162,25 +162,43 @@ def _band_verdict(lo: float, hi: float, centre: float, tol: float) -> str:
 
 def _needed(slope: float, lo: float, hi: float, centre: float | None, tol: float, reps: int
             ) -> tuple[int | None, str]:
-    """Replicates per size that would make an interval of this centre decisive (centre None:
-    the one-sided band slope >= -tol), assuming the width scales like 1/sqrt(reps)."""
-    if centre is None:
-        target = 2.0 * abs(slope + tol)
-    else:
-        gap = abs(slope - centre)
-        target = 2.0 * abs(tol - gap)
-    width = hi - lo
-    if not math.isfinite(width) or reps < 1:
+    """Replicates per size that would make this interval decisive if the slope stayed where
+    it is, assuming the interval's two half-widths (slope - lo, hi - slope) shrink like
+    1/sqrt(reps). ``centre`` None: the one-sided band slope >= -tol.
+
+    With the slope inside the band the interval must fit inside it: the scale s of the
+    half-widths is at most the room to each edge over that half-width, and need = reps / s^2
+    (width 2 tol - 2 |slope - centre| for a symmetric interval). With the slope outside,
+    the band cannot be confirmed as things stand; the interval must clear the nearer edge
+    (a contradiction). A slope on an edge is settled by no replicate count."""
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(slope)) or reps < 1:
         return None, ""
-    if target < 0.02 * max(width, 1e-9) or target <= 1e-3:
+    down, up = max(slope - lo, 1e-12), max(hi - slope, 1e-12)
+    if centre is None:
+        low_edge, high_edge = -tol, math.inf
+    else:
+        low_edge, high_edge = centre - tol, centre + tol
+    inside = low_edge <= slope <= high_edge
+    if inside:
+        margin = min(slope - low_edge, high_edge - slope)
+        scale = min((slope - low_edge) / down, (high_edge - slope) / up)
+    elif slope > high_edge:
+        margin = slope - high_edge
+        scale = margin / down
+    else:
+        margin = low_edge - slope
+        scale = margin / up
+    if margin <= 5e-4 or scale < 0.05:
         return None, (f"the slope {slope:.3f} sits at the edge of the tolerance band: no "
                       "replicate count settles it (more or wider sizes might)")
-    need = int(math.ceil(reps * (width / target) ** 2))
-    if need <= reps:  # narrow enough but off-centre by a hair: a few more settle it
-        need = reps + max(1, reps // 4)
-        return need, f"the interval is narrow enough but touches the band's edge: about {need} " \
-                     "replicates per size would settle it"
-    return need, f"about {need} replicates per size would narrow it to {target:.3f}"
+    need = max(reps + 1, int(math.ceil(reps / scale**2 - 1e-9)))
+    width = (down + up) * math.sqrt(reps / need)
+    if inside:
+        return need, (f"about {need} replicates per size would narrow it to width "
+                      f"{width:.3f}, inside the band, if the slope stays at {slope:.3f}")
+    return need, (f"the slope {slope:.3f} lies outside the band, so it cannot be confirmed at "
+                  f"this tolerance; about {need} replicates per size would narrow it to "
+                  f"width {width:.3f}, wholly outside the band, if the slope stays there")
 
 
 def fit_slope(ns: Sequence[int], values: Sequence[Any], predicted: float | None = None, *,

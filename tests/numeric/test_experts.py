@@ -63,10 +63,14 @@ def _naive(fit: np.ndarray, truth: np.ndarray, e_over: float, low=-1.0, high=1.0
             w = math.exp(fit[i][0])
             out["L2"] += w * l2**e
             out["sup"] += w * sup**e
-        kind = "over" if len(cell) > 1 else "exact"
-        if dists:
-            per.setdefault(f"{kind}:L2", []).append(max(d[1] for d in dists))
-            per.setdefault(f"{kind}:sup", []).append(max(d[2] for d in dists))
+        if len(cell) > 1:  # weighted power mean over the cell, exponent e
+            tot = sum(math.exp(fit[i][0]) for i, _, _ in dists)
+            for c, key in ((1, "over:L2"), (2, "over:sup")):
+                per.setdefault(key, []).append(
+                    (sum(math.exp(fit[d[0]][0]) * d[c] ** e for d in dists) / tot) ** (1 / e))
+        elif dists:
+            per.setdefault("exact:L2", []).append(dists[0][1])
+            per.setdefault("exact:sup", []).append(dists[0][2])
     out.update({k: sum(v) / len(v) for k, v in per.items()})
     return out
 

@@ -8,10 +8,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from identify.errors import ConfigError
 from identify.numeric.plots import plot_slopes
-from identify.numeric.slopes import compare_decay, fit_slope, slope_table
+from identify.numeric.slopes import _needed, compare_decay, fit_slope, slope_table
 
 NS = np.round(np.geomspace(1e2, 2e4, 10)).astype(int)
 
@@ -253,3 +255,49 @@ def test_few_replicates_widen_the_interval():
     few = fit_slope(NS6, data, -0.5)
     plain_range = few.ci[1] - few.ci[0]
     assert plain_range > 0.2  # 3 replicates with 30 % noise: no narrow interval
+
+
+# -- replicates needed -----------------------------------------------------------------------
+
+
+
+def test_replicates_needed_fit_the_interval_inside_the_band():
+    # slope -0.45 in [-0.55, -0.35] against -0.5 +- 0.1: the upper room is 0.05 for a
+    # half-width of 0.1, so the half-widths must halve: 4x the replicates
+    need, text = _needed(-0.45, -0.55, -0.35, -0.5, 0.1, 10)
+    assert need == 40
+    assert "width 0.100, inside the band" in text
+    # an asymmetric interval: the short side does not matter, the long one does
+    need, _ = _needed(-0.45, -0.47, -0.35, -0.5, 0.1, 10)
+    assert need == 40
+
+
+def test_replicates_needed_outside_the_band_say_it_cannot_be_confirmed():
+    need, text = _needed(-0.30, -0.45, -0.15, -0.5, 0.1, 10)
+    # the interval must clear -0.4: the lower half-width 0.15 must shrink to 0.1
+    assert need == math.ceil(10 / (0.1 / 0.15) ** 2)
+    assert "cannot be confirmed at this tolerance" in text and "wholly outside" in text
+
+
+def test_a_slope_on_the_band_edge_has_no_replicate_count():
+    need, text = _needed(-0.40, -0.5, -0.3, -0.5, 0.1, 10)
+    assert need is None and "edge of the tolerance band" in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-1, 0.2), st.floats(0.01, 0.5), st.floats(0.01, 0.5), st.integers(3, 50),
+       st.sampled_from([-0.5, -0.25, None]))
+def test_the_replicates_needed_make_the_scaled_interval_decisive(slope, down, up, reps, centre):
+    lo, hi = slope - down, slope + up
+    need, text = _needed(slope, lo, hi, centre, 0.1, reps)
+    if need is None:
+        return
+    assert need > reps
+    s = math.sqrt(reps / need)
+    lo2, hi2 = slope - s * down, slope + s * up
+    if centre is None:
+        decisive = lo2 >= -0.1 - 1e-12 or hi2 < -0.1 + 1e-12
+    else:
+        decisive = (centre - 0.1 - 1e-12 <= lo2 and hi2 <= centre + 0.1 + 1e-12) or \
+            hi2 < centre - 0.1 + 1e-12 or lo2 > centre + 0.1 - 1e-12
+    assert decisive, (lo2, hi2, text)
