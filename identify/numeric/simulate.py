@@ -22,7 +22,7 @@ from identify import display
 from identify.errors import ConfigError
 from identify.model.model import Model, build_model
 from identify.numeric.compile import NumericModel
-from identify.numeric.experts import expert_errors, lipschitz, over_expert_exponent
+from identify.numeric.experts import expert_errors, lipschitz, over_expert_exponent, regression_error
 from identify.numeric.fit import FitSettings, check_init, fit, initial_points
 from identify.numeric.slopes import DEFAULT_TOLERANCE, SlopeFit, fit_slope
 from identify.numeric.store import ResultStore, check_store_path
@@ -187,6 +187,8 @@ def simulation_task(config: dict, task: Task) -> dict:
         ee = expert_errors(nm, result.theta, nm_true, theta_true, truth.inputs,
                            over_expert_exponent(over, nm))
         row["expert_errors"] = {**ee.losses, **ee.cells}
+        row["regression"] = {"L2": regression_error(nm, result.theta, nm_true, theta_true,
+                                                    truth.inputs)}
     row["theta"] = [float(v) for v in result.theta]
     return row
 
@@ -268,6 +270,8 @@ def _quantities(spec: SimulationSpec, k: int, sub: list[dict], lipschitz_note: s
         slope = _predicted_slope(e_over) if key.startswith("over:") else -0.5
         out.append((f"expert {key}", "expert_errors", key, slope,
                     lipschitz_note or None))
+    if any("L2" in r.get("regression", {}) for r in sub):  # parametric at every fitted k
+        out.append(("regression L2", "regression", "L2", -0.5, None))
     return out
 
 
@@ -307,7 +311,8 @@ def analyse(spec: SimulationSpec, rows: Sequence[dict], *, n_boot: int = 2000,
     exact-cell errors against -1/2, over-specified-cell errors against -1/(2 e). Experts:
     the weighted L2 and sup losses against -1/2, the over-specified cells' weighted
     (power-mean) distance against -1/(2 e) for the largest expert-block exponent e (no prediction where
-    h is not shown Lipschitz in its parameters).
+    h is not shown Lipschitz in its parameters). The regression function's L2 error
+    (least squares) against -1/2 at every fitted k (`identify.numeric.experts`).
     """
     tol = spec.tolerance if tolerance is None else tolerance
     lip = lipschitz(NumericModel(_model_of(spec.model), 1))

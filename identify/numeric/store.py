@@ -87,9 +87,9 @@ def check_row(row: Any) -> str | None:
     """What is wrong with a stored task row, or None if it has the shape every row has.
 
     Every row has ``key`` (text), ``fitted_k`` and ``n`` (integers >= 1), ``replicate``
-    (integer >= 0) and ``status`` (converged, budget or failed); when present, ``losses``
-    and ``block_errors`` map names to numbers (or null), ``iterations`` is an integer and
-    ``theta`` a list of numbers.
+    (integer >= 0) and ``status`` (converged, budget or failed); when present, ``losses``,
+    ``block_errors``, ``expert_errors`` and ``regression`` map names to numbers (or null),
+    ``iterations`` is an integer and ``theta`` a list of numbers.
     """
     if not isinstance(row, dict):
         return "is not a JSON object"
@@ -100,7 +100,7 @@ def check_row(row: Any) -> str | None:
             return f"has no integer {name!r} >= {low} (got {row.get(name)!r:.40})"
     if row.get("status") not in STATUSES:
         return f"has the status {row.get('status')!r:.40}, not one of {', '.join(sorted(STATUSES))}"
-    for name in ("losses", "block_errors"):
+    for name in ("losses", "block_errors", "expert_errors", "regression"):
         value = row.get(name, {})
         if not isinstance(value, dict) or not all(
                 v is None or _is_number(v) for v in value.values()):

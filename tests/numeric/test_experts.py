@@ -9,7 +9,7 @@ import pytest
 
 from identify.model.model import build_model
 from identify.numeric.compile import NumericModel
-from identify.numeric.experts import expert_errors, lipschitz, quadrature
+from identify.numeric.experts import expert_errors, lipschitz, quadrature, regression_error
 from identify.numeric.truth import InputSpec, default_truth
 
 MODEL = build_model("tanh(a*x+b)")
@@ -98,6 +98,32 @@ def test_expert_errors_vanish_at_the_truth_and_need_an_exponent_when_over_fitted
     fit = _fitted(0)
     without = expert_errors(NM3, NM3.pack(fit), NM2, THETA, TRUTH.inputs, over_exponent=None)
     assert without.losses == {} and "over:L2" in without.cells
+
+
+def _naive_regression(fit: np.ndarray, truth: np.ndarray, m: int = 20000) -> float:
+    """Plain loops: softmax over exp(beta0 + beta1 x), midpoint rule on [-1, 1]."""
+    def f(atoms, x):
+        s = [math.exp(t[0] + t[1] * x) for t in atoms]
+        return sum(si * math.tanh(t[2] * x + t[3]) for si, t in zip(s, atoms, strict=True)) / sum(s)
+    sq = 0.0
+    for q in range(m):
+        x = -1.0 + (q + 0.5) * 2.0 / m
+        sq += (f(fit, x) - f(truth, x)) ** 2 / m
+    return math.sqrt(sq)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_regression_error_matches_a_naive_reference(seed):
+    fit = _fitted(seed)
+    truth_atoms, _ = NM2.split(NM2.full(THETA))
+    got = regression_error(NM3, NM3.pack(fit), NM2, THETA, TRUTH.inputs)
+    assert got > 1e-4
+    assert got == pytest.approx(_naive_regression(fit, truth_atoms), rel=1e-6)
+    # the same function written with the weight of the first true atom split over two
+    # identical atoms is at distance 0 although its atoms differ from the truth's
+    split = np.vstack([truth_atoms[0], truth_atoms[0], truth_atoms[1]])
+    split[:2, 0] = truth_atoms[0, 0] - math.log(2)
+    assert regression_error(NM3, NM3.pack(split), NM2, THETA, TRUTH.inputs) < 1e-14
 
 
 def test_quadrature_integrates_the_input_distribution():

@@ -92,3 +92,14 @@ def test_demo_summary_says_inconclusive_with_the_reason():
     over = next(i for i, line in enumerate(lines) if "over:a" in line)
     assert lines[over].endswith("inconclusive") and "why:" in lines[over + 1]
     assert PLAN[2][1] >= 3 and PLAN[3][1] >= 3  # never fewer replicates than a verdict needs
+    assert not any("note:" in line for line in lines)  # no function slope measured: no note
+    # a confirmed regression-function slope beside an undecided block gives the note; an
+    # undecided function slope does not
+    function = fit_slope(ns, [n ** -0.5 * rng.lognormal(0, 0.05, 30) for n in ns], -0.5,
+                         quantity="regression L2", fitted_k=3)
+    lines = summary([("tanh(a*x+b)", (tight, wide, function))])
+    assert any("regression function L2" in line and line.endswith("confirmed") for line in lines)
+    assert lines[-1].startswith("    note:") and "larger n" in lines[-1]
+    noisy = fit_slope(ns, [n ** -0.5 * rng.lognormal(0, 1.0, 3) for n in ns], -0.5,
+                      quantity="regression L2", fitted_k=3)
+    assert not any("note:" in line for line in summary([("f", (tight, wide, noisy))]))

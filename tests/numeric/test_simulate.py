@@ -246,6 +246,10 @@ def test_rows_carry_expert_errors_and_the_table_judges_them(tmp_path):
     labels = {f.quantity for f in r.expert_slopes}
     assert labels == {"expert L2", "expert sup"}
     assert all(f.predicted == -0.5 for f in r.expert_slopes)
+    # the regression function's L2 error: measured in every row, predicted -1/2
+    assert all(0 < row["regression"]["L2"] for row in ok)
+    reg = [f for f in r.slopes if f.quantity == "regression L2"]
+    assert len(reg) == 1 and reg[0].predicted == -0.5
     assert r.to_dict()["statuses"]["converged"] + r.to_dict()["statuses"]["budget"] >= 1
 
 
