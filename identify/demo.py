@@ -6,7 +6,7 @@
    ``./identify-report/`` (with an index page), whose paths are printed.
 3. What was measured against what the theory says, claim by claim (the exact fit's D1, the
    over-fitted blocks, and the over-fitted regression function, parametric by
-   arXiv:2402.02952 Theorem 1), with the verdicts of
+   arXiv:2402.02952 Theorem 1, recalled), with the verdicts of
    `identify.numeric.slopes` (confirmed only when the whole interval lies inside the
    tolerance band; otherwise the reason and the replicates that would settle it).
 """

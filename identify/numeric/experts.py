@@ -30,9 +30,10 @@ relu has a kink); otherwise no rate is predicted and the reason is said.
 The regression function itself, f_G(x) = sum_i g_i(x) h(x, eta_i), is measured too
 (`regression_error`): ``L2`` = ( integral (f_Ghat(x) - f_G*(x))^2 dP(x) )^(1/2) on the same
 quadrature. Least squares estimates it at the parametric rate, O(sqrt(log n / n)), whether
-the mixture is exactly or over-fitted (arXiv:2402.02952, Theorem 1), so its predicted slope
-is -1/2 at every fitted k. It tells an estimator that is not consistent from one whose atoms
-are not yet near the truth although the function is.
+the mixture is exactly or over-fitted (arXiv:2402.02952, Theorem 1; recalled, not checked
+against the text), so its predicted slope is -1/2 at every fitted k. It tells an estimator
+that is not consistent from one whose atoms are not yet near the truth although the
+function is.
 """
 
 from __future__ import annotations
