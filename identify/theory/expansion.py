@@ -32,10 +32,17 @@ from identify.symbolic.linalg import eliminate
 from identify.symbolic.points import PointSampler
 from identify.theory.series import taylor_series
 
-__all__ = ["Monomial", "Expansion", "expand_model", "PHI"]
+__all__ = ["Monomial", "Expansion", "expand_model", "PHI", "KINK_REASON"]
 
 PHI = sympy.Symbol("Phi")  # the normaliser's generic function f_G* (or p_G*(y|x))
 _PRECISIONS = (128, 256, 512, 1024)
+KINK_REASON = (
+    "the atom function has a kink whose location moves with the parameters (relu, abs, the "
+    "Laplace gate's |W - x|): it is not twice differentiable there (d^2/db^2 relu(a x + b) = "
+    "delta(a x + b), not a function), so the Taylor expansion of order >= 2 that the cell "
+    "argument uses does not exist; the first-order remainder is of order |Delta|^(3/2) in L2 "
+    "(an error of size |Delta| on a set of width |Delta| around the kink), a half-integer "
+    "order that the integer-level systems cannot represent")
 
 
 @dataclass(frozen=True)
@@ -266,8 +273,7 @@ def expand_model(model: Model, order: int, *, seed: int = 0, normaliser: bool | 
         normaliser = _normalised(model)
     F = atom_function(model, normaliser)
     if has_kinks(F):
-        raise IdentifyError("the expansion needs a smooth atom function; this one has kinks "
-                            "(relu/abs/Laplace)", hint="the derived rates are not available here")
+        raise IdentifyError(KINK_REASON, hint="the derived rates are not available here")
     params = model.parameters
     atom = atom if atom is not None else generic_atom(model, seed)
     inputs = tuple(model.inputs)
