@@ -27,7 +27,8 @@ from identify.theory.witness import find_witness
 __all__ = ["Step", "BlockExponent", "CellDerivation", "Derivation", "derive", "MAX_LEVEL"]
 
 MAX_LEVEL = 6
-MAX_PARAMETERS = 5  # larger atoms (hierarchical groups, d >= 2 ridges) are not derived yet
+MAX_PARAMETERS = 5  # beyond this, only the uniform grading is searched (2^p gradings otherwise)
+MAX_PARAMETERS_UNIFORM = 9  # larger atoms are not derived (expansion and systems grow too fast)
 # expand to these orders first, higher only when a cell needs it: the level-r system is the
 # same at every order >= r (a monomial first met at order R > r has no coefficient of degree
 # <= r), and the low-order monomials are far fewer and cheaper to certify (GELU, Gaussian MoE:
@@ -309,11 +310,17 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
     """
     start = time.perf_counter()
     cells = tuple(cells)
-    need = min(max_level, max(2 * max(cells), 2) + (max_weight - 1)) if max(cells) > 1 else 1
     notes: list[str] = []
-    if len(model.parameters) > MAX_PARAMETERS:
+    if len(model.parameters) > MAX_PARAMETERS and max_weight > 1:
+        notes.append(f"only the uniform grading searched: {len(model.parameters)} parameters per "
+                     f"atom exceed {MAX_PARAMETERS} (the search over weights 1..{max_weight} would "
+                     f"try {max_weight ** len(model.parameters) - 1} gradings)")
+        max_weight = 1
+    need = min(max_level, max(2 * max(cells), 2) + (max_weight - 1)) if max(cells) > 1 else 1
+    if len(model.parameters) > MAX_PARAMETERS_UNIFORM:
         why = (f"not derived: {len(model.parameters)} parameters per atom exceed the "
-               f"derivation's limit of {MAX_PARAMETERS} (expansion and systems grow too fast)")
+               f"derivation's limit of {MAX_PARAMETERS_UNIFORM} (expansion and systems grow too "
+               "fast)")
         out = tuple(CellDerivation(m, tuple(BlockExponent(b.name, None, None, None, why)
                                             for b in model.blocks), (), "inconclusive", why)
                     for m in cells)

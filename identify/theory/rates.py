@@ -173,6 +173,17 @@ def derivation_for(model, cells: Sequence[int], **options) -> Derivation:
     return _CACHE[key]
 
 
+def _no_weight_reason(gate) -> str:
+    """Why the cell argument does not apply to a gate without a mixing weight per atom."""
+    return (f"not derived: the {gate.name} gate has no mixing weight per atom ({gate.weight}): "
+            "m fitted atoms converging to one true atom theta* would contribute m F(theta*) "
+            "where the truth has F(theta*) (for the normalised sigmoid, also m times the "
+            "atom's share of the normaliser), so the cell's Taylor expansion at theta*, with "
+            "weights w_i > 0 summing to w*, does not describe its over-fitted atoms; the papers "
+            "treat these gates by regimes instead (some fitted gates vanishing, "
+            "arXiv:2405.13997; beta1* = 0 or not, arXiv:2505.10860)")
+
+
 def _has_weight(gate) -> bool:
     """The cell argument needs a mixing weight per atom: exp(beta0) (softmax-type gates)."""
     return gate.normaliser in ("softmax", "top-k")
@@ -194,9 +205,7 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
         verdict, reason = derived_verdict(derivation)
     else:
         derivation = None
-        verdict, reason = Verdict.INCONCLUSIVE, (
-            f"not derived: the {gate} gate has no mixing weight per atom ({model.gate.weight}), "
-            "which the cell argument needs")
+        verdict, reason = Verdict.INCONCLUSIVE, _no_weight_reason(model.gate)
         warnings.append(reason)
     # the citation row: by the derived verdict, or (no derivation) by check's verdict
     derived_any = derivation is not None and derivation.expansion is not None
