@@ -215,7 +215,8 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
     how = ("from the formula (no input appears)" if cls == "input-independent"
            else f"by the derived verdict ({verdict.value})" if derived_any
            else f"by check's verdict ({result.verdict.value}), as nothing was derived")
-    if row is None and derived_any and cls in (Verdict.STRONG, Verdict.WEAK, "input-independent"):
+    stand_in = derivation is None or derived_any  # not for a model nothing could be expanded of
+    if row is None and stand_in and cls in (Verdict.STRONG, Verdict.WEAK, "input-independent"):
         row = _find_row("softmax", est, cls)  # never another estimator's row
         if row is not None:
             how += f"; the softmax row, as no row is for {gate}/{est}"
