@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     _expert_args(p)
     _model_options(p)
     p.add_argument("--cells", default="1,2", help="cell sizes for the rate prediction (1,2)")
+    p.add_argument("--proof", action="store_true", help="print every rate's whole proof")
     p.add_argument("--graph", metavar="FILE", help="write the interaction graph (.json/.graphml)")
     p.add_argument("--plot", metavar="FILE",
                    help="draw the interaction graph to exactly FILE (.svg or .png)")
@@ -162,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     _expert_args(p)
     _model_options(p)
     p.add_argument("--cells", default="1,2", help="cell sizes: 1 = exact, m > 1 = over-fitted")
+    p.add_argument("--proof", action="store_true",
+                   help="print every rate's whole proof, the notes and the provenance")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("system", help="the coefficient system of an over-fitted cell (rates)")
@@ -354,7 +357,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(format_check(result))
         print()
-        print(format_prediction(prediction))
+        print(format_prediction(prediction, proof=args.proof))
         for path in written:
             print(f"wrote {path}")
     return 0
@@ -371,7 +374,7 @@ def _rates(args: argparse.Namespace) -> int:
         print(f"identify rates: {result.model.expert.formula}  (gate {result.model.gate.spec}, "
               f"{result.model.estimator.value}; check's verdict: {result.verdict.value}; "
               f"derived verdict: {prediction.verdict.value})")
-        print(format_prediction(prediction))
+        print(format_prediction(prediction, proof=args.proof))
     return 0
 
 

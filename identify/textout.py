@@ -104,24 +104,39 @@ def format_verdict_table(results: Sequence[CheckResult]) -> str:
     return "\n".join(_table(rows, header, indent=""))
 
 
-def format_prediction(p: Prediction) -> str:
-    """The rate table: derived rates per block and cell size, the registry row beside them."""
+def format_prediction(p: Prediction, proof: bool = False) -> str:
+    """The rate table: one line per block and cell (derived rate, certificate kind, registry
+    row, cross-check); ``proof=True`` adds every proof, the notes and the provenance."""
     lines = ["Predicted rates, derived from the model's coefficient system (log factors dropped):"]
-    rows = [(r.block, r.role, str(r.cell_size), r.rate, r.registry or "-", r.agreement)
-            for r in p.rates]
-    lines += _table(rows, ("block", "role", "cell", "derived", "registry (paper)", "cross-check"))
+    rows = [(r.block, r.role, str(r.cell_size), r.rate, r.certificate or "-", r.registry or "-",
+             r.agreement) for r in p.rates]
+    lines += _table(rows, ("block", "role", "cell", "derived", "certificate", "registry (paper)",
+                           "cross-check"))
+    notes = set(p.derivation.notes) if p.derivation is not None else set()
+    if not proof:
+        lines.append(f"  derived verdict: {p.verdict.value}; registry row: "
+                     + (f"{p.row.key} ({p.row.source}, {p.row.provenance})" if p.row else "none"))
+        splits = {a.text: a.parameter for a in p.affine}
+        for w in p.warnings:
+            if w in splits:
+                lines.append(f"  warning: over-fitted cells are not consistent along {splits[w]} "
+                             "(exact two-atom split, proved)")
+            elif w not in notes:
+                lines.append(f"  warning: {w}")
+        lines.append("  (the proofs: identify rates --proof, or --json)")
+        return "\n".join(lines)
     lines.append(f"  derived verdict: {p.verdict.value}: {p.verdict_reason}")
     lines.append("  proofs:")
     by_proof: dict[tuple[int, str], list[str]] = {}
     for r in p.rates:
         if r.proof:
             by_proof.setdefault((r.cell_size, r.proof), []).append(r.block)
-    for (m, proof), blocks in by_proof.items():
-        lines.append(f"    cell {m}, {', '.join(blocks)}: {proof}")
+    for (m, text), blocks in by_proof.items():
+        lines.append(f"    cell {m}, {', '.join(blocks)}: {text}")
     lines.append(f"  source: {p.provenance}")
     lines.append(f"  {p.match}")
     for w in p.warnings:
-        lines.append(f"  warning: {w}")
+        lines.append(f"  {'note' if w in notes else 'warning'}: {w}")
     return "\n".join(lines)
 
 

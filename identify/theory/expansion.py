@@ -26,16 +26,24 @@ from dataclasses import dataclass, replace
 import sympy
 
 from identify.errors import IdentifyError
+from identify.model.functions import sigmoid
 from identify.model.model import Model
 from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, has_kinks, is_finite, to_arb, workprec
 from identify.symbolic.linalg import eliminate
 from identify.symbolic.points import PointSampler
 from identify.theory.series import taylor_series
 
-__all__ = ["Monomial", "Expansion", "expand_model", "PHI"]
+__all__ = ["Monomial", "Expansion", "expand_model", "PHI", "KINK_REASON"]
 
 PHI = sympy.Symbol("Phi")  # the normaliser's generic function f_G* (or p_G*(y|x))
 _PRECISIONS = (128, 256, 512, 1024)
+KINK_REASON = (
+    "the atom function has a kink whose location moves with the parameters (relu, abs, the "
+    "Laplace gate's |W - x|): it is not twice differentiable there (d^2/db^2 relu(a x + b) = "
+    "delta(a x + b), not a function), so the Taylor expansion of order >= 2 that the cell "
+    "argument uses does not exist; the first-order remainder is of order |Delta|^(3/2) in L2 "
+    "(an error of size |Delta| on a set of width |Delta| around the kink), a half-integer "
+    "order that the integer-level systems cannot represent")
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,37 @@ def atom_function(model: Model, normaliser: bool) -> sympy.Expr:
     comp = model.component
     kernel = model.gate.product(model.expert.inputs, replace(comp, expr=sympy.Integer(1)))[0]
     return F - sympy.simplify(kernel) * PHI
+
+
+def logistic_form(F: sympy.Expr) -> tuple[sympy.Expr, str]:
+    """F with every 1/(1 + exp(u)) written through sigmoid(u) = exp(u)/(1 + exp(u)), or F.
+
+    A two-expert inner softmax (hierarchical gate) is (exp(u) h1 + h2)/(exp(u) + 1); expanded
+    as it stands, its monomials satisfy exp(u)/(1 + exp(u)) + 1/(1 + exp(u)) = 1 and cannot be
+    certified independent. In sigmoid(u) it is sigmoid(u) h1 + (1 - sigmoid(u)) h2. The rewrite
+    is kept only when the difference is proved 0 by exact simplification."""
+    dens = [p.base for p in F.atoms(sympy.Pow) if p.exp == -1 and p.base.is_Add
+            and len(p.base.args) == 2 and sympy.Integer(1) in p.base.args
+            and any(isinstance(a, sympy.exp) for a in p.base.args)]
+    out = F
+    for den in dens:
+        e = next(a for a in den.args if isinstance(a, sympy.exp))
+        q, t = sympy.Dummy("q"), sympy.Dummy("t")
+        G = out.subs(e, q)
+        if G.has(e.args[0]) and any(isinstance(a, sympy.exp) and a.args[0] == e.args[0]
+                                    for a in G.atoms(sympy.exp)):
+            continue
+        G = sympy.cancel(sympy.together(G.subs(q, t / (1 - t))))
+        if G.has(q):
+            continue
+        out = G.subs(t, sigmoid(e.args[0]))
+    if out is F:
+        return F, ""
+    diff = sympy.simplify((out - F).rewrite(sympy.exp))
+    if diff != 0:
+        return F, ""
+    return out, ("exp(u)/(1 + exp(u)) written as sigmoid(u), proved equal by exact "
+                 "simplification")
 
 
 def generic_atom(model: Model, seed: int) -> dict:
@@ -264,10 +303,9 @@ def expand_model(model: Model, order: int, *, seed: int = 0, normaliser: bool | 
         raise IdentifyError(f"the expansion order must be an integer from 1 to 8, got {order!r}")
     if normaliser is None:
         normaliser = _normalised(model)
-    F = atom_function(model, normaliser)
+    F, rewrite = logistic_form(atom_function(model, normaliser))
     if has_kinks(F):
-        raise IdentifyError("the expansion needs a smooth atom function; this one has kinks "
-                            "(relu/abs/Laplace)", hint="the derived rates are not available here")
+        raise IdentifyError(KINK_REASON, hint="the derived rates are not available here")
     params = model.parameters
     atom = atom if atom is not None else generic_atom(model, seed)
     inputs = tuple(model.inputs)
@@ -285,6 +323,8 @@ def expand_model(model: Model, order: int, *, seed: int = 0, normaliser: bool | 
         coefs.append(row)
     plain = [m for m in monos if not m.normaliser]
     independent, cert = _certify(plain, inputs, seed)
+    if rewrite:
+        cert += f"; {rewrite}"
     if normaliser:
         cert += ("; the normaliser monomials (times Phi = f_G*) are independent of them by the "
                  "papers' assumption (not certified)")

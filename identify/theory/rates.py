@@ -45,12 +45,14 @@ class BlockRate:
     proof: str = ""
     registry: str = ""
     agreement: str = "no row"
+    certificate: str = ""  # the proof's kind in a few words (``proof`` has the whole of it)
 
     def to_dict(self) -> dict:
         return {"block": self.block, "role": self.role, "cell_size": self.cell_size,
                 "exponent": None if self.exponent is None else str(self.exponent),
                 "rate": self.rate, "samples": self.samples, "note": self.note,
-                "proof": self.proof, "registry": self.registry, "agreement": self.agreement}
+                "proof": self.proof, "certificate": self.certificate,
+                "registry": self.registry, "agreement": self.agreement}
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,12 @@ def _registry_cell(row: RegistryRow | None, block, m: int) -> tuple[str, Fractio
 _CACHE: dict = {}
 
 
+def _short_reason(proof: str) -> str:
+    """The first clause of a "not derived" reason, for the one-line table."""
+    text = proof.removeprefix("not derived: ").removeprefix("no expansion: ")
+    return text.split(";")[0].split(" (")[0][:70]
+
+
 def derivation_for(model, cells: Sequence[int], **options) -> Derivation:
     """The derivation of ``model`` for ``cells`` (always including 1 and 2), cached."""
     cells = tuple(sorted(set(cells) | {1, 2}))
@@ -163,6 +171,17 @@ def derivation_for(model, cells: Sequence[int], **options) -> Derivation:
     if key not in _CACHE:
         _CACHE[key] = derive(model, cells, **options)
     return _CACHE[key]
+
+
+def _no_weight_reason(gate) -> str:
+    """Why the cell argument does not apply to a gate without a mixing weight per atom."""
+    return (f"not derived: the {gate.name} gate has no mixing weight per atom ({gate.weight}): "
+            "m fitted atoms converging to one true atom theta* would contribute m F(theta*) "
+            "where the truth has F(theta*) (for the normalised sigmoid, also m times the "
+            "atom's share of the normaliser), so the cell's Taylor expansion at theta*, with "
+            "weights w_i > 0 summing to w*, does not describe its over-fitted atoms; the papers "
+            "treat these gates by regimes instead (some fitted gates vanishing, "
+            "arXiv:2405.13997; beta1* = 0 or not, arXiv:2505.10860)")
 
 
 def _has_weight(gate) -> bool:
@@ -186,19 +205,19 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
         verdict, reason = derived_verdict(derivation)
     else:
         derivation = None
-        verdict, reason = Verdict.INCONCLUSIVE, (
-            f"not derived: the {gate} gate has no mixing weight per atom ({model.gate.weight}), "
-            "which the cell argument needs")
+        verdict, reason = Verdict.INCONCLUSIVE, _no_weight_reason(model.gate)
         warnings.append(reason)
     # the citation row: by the derived verdict, or (no derivation) by check's verdict
+    derived_any = derivation is not None and derivation.expansion is not None
     cls = "input-independent" if model.expert.input_independent else (
-        verdict if derivation is not None else result.verdict)
+        verdict if derived_any else result.verdict)
     row = _find_row(gate, est, cls)
     how = ("from the formula (no input appears)" if cls == "input-independent"
-           else f"by the derived verdict ({verdict.value})" if derivation is not None
+           else f"by the derived verdict ({verdict.value})" if derived_any
            else f"by check's verdict ({result.verdict.value}), as nothing was derived")
-    if row is None and cls in (Verdict.STRONG, Verdict.WEAK, "input-independent"):
-        row = _find_row("softmax", est, cls) or _find_row("softmax", "lse", cls)
+    stand_in = derivation is None or derived_any  # not for a model nothing could be expanded of
+    if row is None and stand_in and cls in (Verdict.STRONG, Verdict.WEAK, "input-independent"):
+        row = _find_row("softmax", est, cls)  # never another estimator's row
         if row is not None:
             how += f"; the softmax row, as no row is for {gate}/{est}"
     match = f"registry row chosen {how}"
@@ -218,18 +237,21 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
             e = be.exponent if be else None
             proof = be.proof if be else reason
             reg_text, reg_e, stated = _registry_cell(row, block, m)
+            kind = (be.kind if be else "") or "none"
             if e is not None:
                 rate, samples = _rate_text(e)
                 note = ""
             elif m > 1 and {s.name for s in block.symbols} & affine_names:
                 rate, samples = "no decay: not consistent (exact two-atom split)", "none suffice"
                 note = "affine direction, see the split proof"
+                kind = "exact two-atom split (proved identity)"
             elif cd is not None and cd.status in ("no finite r", "partial"):
-                rate, samples = ("no polynomial rate proved: solutions at every level tried",
-                                 "unknown")
+                rate, samples = "no polynomial rate proved", "unknown"
                 note = be.proof if be else ""
             else:
                 rate, samples, note = "not derived", "unknown", ""
+                if not (be and be.kind):
+                    kind = "none: " + _short_reason(proof)
             if row is None:
                 agreement = "no row"
             elif rate == "not derived":
@@ -243,7 +265,7 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
             else:
                 agreement = "disagree"
             rates.append(BlockRate(block.name, block.role, m, e, rate, samples, note, proof,
-                                   reg_text, agreement))
+                                   reg_text, agreement, kind))
     if affine and any(m > 1 for m in cells):
         warnings += [a.text for a in affine]
     if gate == "top-k":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import flint
 import sympy
@@ -91,7 +92,7 @@ class CellSystem:
     weights: tuple[sympy.Symbol, ...]
     deltas: tuple[tuple[sympy.Symbol, ...], ...]  # deltas[i][p]: atom i, parameter p
 
-    @property
+    @cached_property
     def equations(self) -> tuple[sympy.Expr, ...]:
         out = []
         for f in self.forms:
@@ -112,8 +113,10 @@ class CellSystem:
         return tuple(s for u in self.deltas for s in u)
 
     def key(self) -> str:
-        """A canonical text of the system (for caching decisions)."""
-        return "|".join(sorted(sympy.sstr(e) for e in self.equations))
+        """A canonical text of the system (for caching decisions): the cell size and the sorted
+        per-atom polynomials, which determine the equations exactly."""
+        forms = sorted(";".join(f"{a}:{c}" for a, c in f.terms) for f in self.forms)
+        return f"{self.cell_size}|{len(self.expansion.parameters)}|" + "|".join(forms)
 
     def to_dict(self) -> dict:
         return {"cell_size": self.cell_size, "level": self.level,

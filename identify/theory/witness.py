@@ -2,19 +2,25 @@
 
 Many systems at low levels have solutions of a simple shape: one perturbation alone, or
 two atoms moving in opposite directions; a witness found at one level is often one at the
-next. Candidates are screened with exact rational arithmetic (Fractions on the polynomial
-terms) and every accepted one is re-checked by `decide.check_witness` (exact substitution),
-so a "solution" here has the same standing as one from `decide`.
+next. These are screened with exact rational arithmetic (Fractions on the polynomial terms).
+Location-variance systems (the heat equation d^2/dmu^2 = 2 d/dnu) are solved by the m-point
+Gauss-Hermite rule: one parameter at the rule's nodes, another at a constant, the weights the
+rule's (docs/theory-solvability.md); these candidates have algebraic values and are screened
+in floating point. Every accepted candidate is re-checked by `decide.check_witness` (exact
+substitution), so a "solution" here has the same standing as one from `decide`.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+from functools import lru_cache
 from itertools import product
 
 import sympy as sp
 
 from identify.theory.decide import check_witness
+from identify.theory.solvability import _hermite_he
 
 __all__ = ["find_witness"]
 
@@ -63,10 +69,90 @@ def _candidates(m: int, n: int, previous: dict | None, gens):
                 yield (one,) * m + tuple(v for row in u for v in row)
 
 
+@lru_cache(maxsize=8)
+def gauss_hermite_rule(m: int) -> tuple[tuple[sp.Expr, sp.Expr, float, float], ...]:
+    """The m-point Gauss-Hermite rule for N(0, 1), exactly: (node, weight, floats) per point.
+
+    Nodes: the real roots of He_m (rational or ``CRootOf``); weights m! / (m^2 He_{m-1}(x)^2),
+    rational or a ``CRootOf`` of their minimal polynomial (the exact check decides anyway)."""
+    x, y = sp.symbols("x y")
+    he_m = sp.Poly(list(reversed(_hermite_he(m))), x, domain=sp.QQ)
+    he_m1 = sp.Poly(list(reversed(_hermite_he(m - 1))), x, domain=sp.QQ)
+    weight = (sp.Rational(math.factorial(m), m * m) * sp.invert(he_m1 ** 2, he_m)).rem(he_m)
+    out = []
+    for factor, _ in sp.factor_list(he_m.as_expr(), x)[1]:
+        f = sp.Poly(factor, x, domain=sp.QQ)
+        g = weight.rem(f)
+        for j in range(f.degree()):
+            node = sp.CRootOf(f.as_expr(), j) if f.degree() > 1 else -f.nth(0) / f.nth(1)
+            if g.degree() <= 0:
+                w = sp.Rational(g.nth(0))
+            else:
+                fy = sp.Poly(sp.resultant(f.as_expr(), y - g.as_expr(), x), y)
+                target = float(g.as_expr().subs(x, sp.N(node, 30)))
+                w = None
+                for fac, _ in sp.factor_list(fy.as_expr(), y)[1]:
+                    for k in range(sp.Poly(fac, y).degree()):
+                        c = sp.CRootOf(fac, k)
+                        if abs(float(c) - target) < 1e-12 * max(1.0, abs(target)):
+                            w = c
+                if w is None:
+                    continue
+            out.append((node, w, float(node), float(w)))
+    return tuple(out)
+
+
+def _gauss_hermite_candidates(system, gens):
+    """Location p at the rule's nodes, q at a constant c, weights the rule's; rest 0."""
+    m = system.cell_size
+    rule = gauss_hermite_rule(m)
+    if len(rule) != m:
+        return
+    n = len(system.expansion.parameters)
+    for p, q in product(range(n), repeat=2):
+        if p == q:
+            continue
+        for c in (-1, 1, -2, 2, sp.Rational(-1, 2), sp.Rational(1, 2)):
+            values = {g: sp.Integer(0) for g in gens}
+            for i, (node, w, _, _) in enumerate(rule):
+                values[system.weights[i]] = w
+                values[system.deltas[i][p]] = node
+                values[system.deltas[i][q]] = sp.Integer(c)
+            yield values
+
+
+def _near_zero(funcs, values: dict, gens) -> bool:
+    point = [float(values[g]) for g in gens]
+    for f in funcs:
+        if abs(f(*point)) > 1e-9:
+            return False
+    return True
+
+
 def find_witness(system, previous: dict | None = None) -> tuple[dict, str] | None:
     """An exactly checked witness of ``system`` of a simple shape, or None."""
     gens, polys, terms = _terms(system)
     n = len(system.expansion.parameters)
+    if previous is not None and not all(sp.sympify(v).is_Rational for v in previous.values()) \
+            and all(g in previous for g in gens):
+        chk = check_witness(polys, previous, system.weights, system.all_deltas)
+        if chk.ok:
+            return dict(previous), f"the previous level's witness, checked exactly ({chk.method})"
+    found = _simple(system, gens, polys, terms, n, previous)
+    if found is not None or system.cell_size < 2:
+        return found
+    funcs = [sp.lambdify(gens, p.as_expr(), "math") for p in polys]
+    for values in _gauss_hermite_candidates(system, gens):
+        if not _near_zero(funcs, values, gens):
+            continue
+        chk = check_witness(polys, values, system.weights, system.all_deltas)
+        if chk.ok:
+            return values, ("Gauss-Hermite witness (nodes of He_"
+                            f"{system.cell_size}), checked exactly ({chk.method})")
+    return None
+
+
+def _simple(system, gens, polys, terms, n, previous):
     for values in _candidates(system.cell_size, n, previous, gens):
         if not any(values[len(system.weights):]) or not _zero(terms, values):
             continue

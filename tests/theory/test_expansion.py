@@ -10,7 +10,7 @@ import sympy
 
 from identify.errors import IdentifyError
 from identify.model.model import build_model
-from identify.theory.expansion import PHI, atom_function, expand_model
+from identify.theory.expansion import KINK_REASON, PHI, atom_function, expand_model
 
 
 def _taylor_by_differentiation(F, params, atom, order, ds):
@@ -67,8 +67,23 @@ def test_dependent_generators_are_not_certified():
 
 
 def test_kinks_are_refused_with_one_clear_error():
-    with pytest.raises(IdentifyError, match="smooth"):
+    with pytest.raises(IdentifyError, match="not twice differentiable") as err:
         expand_model(build_model("relu(a*x+b)"), 2)
+    assert "|Delta|^(3/2)" in str(err.value)
+
+
+def test_the_kink_reason_is_true_the_first_order_remainder_is_of_order_three_halves():
+    # relu(x + d) - relu(x) - d 1[x > 0] on x in [-1, 1], 0 < d < 1: its squared L2 norm is
+    # d^3 / 3 exactly, so the remainder is of order d^(3/2), not d^2 (what KINK_REASON says)
+    d = sympy.Symbol("d", positive=True)
+    xr = sympy.Symbol("xr", real=True)
+    rem = sympy.integrate((xr + d) ** 2, (xr, -d, 0))  # the remainder is x + d on (-d, 0)
+    assert sympy.simplify(rem - d ** 3 / 3) == 0
+    f = sympy.Max(xr + d, 0) - sympy.Max(xr, 0) - d * sympy.Heaviside(xr)
+    assert f.subs({xr: sympy.Rational(-1, 3), d: sympy.Rational(1, 2)}) == sympy.Rational(1, 6)
+    assert f.subs({xr: sympy.Rational(1, 3), d: sympy.Rational(1, 2)}) == 0
+    assert f.subs({xr: sympy.Rational(-2, 3), d: sympy.Rational(1, 2)}) == 0
+    assert "not twice differentiable" in KINK_REASON
 
 
 def test_the_answer_does_not_depend_on_the_seed_in_structure():

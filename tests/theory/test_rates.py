@@ -113,3 +113,27 @@ def test_nothing_derived_is_not_called_a_disagreement():
     p = predict(check("tanh(a*x+b)", "sigmoid"), (1, 2))
     assert p.row is not None
     assert {r.agreement for r in p.rates} == {"not derived"}
+
+
+def test_the_default_table_is_one_line_per_rate_and_the_proofs_are_behind_a_flag():
+    from identify.textout import format_prediction
+    p = predict(check("tanh(a*x+b)"), (1, 2))
+    short, full = format_prediction(p), format_prediction(p, proof=True)
+    assert len(short.splitlines()) == len(p.rates) + 5  # title, header, rule, verdict, hint
+    assert "  proofs:" not in short and "no real solution" not in short
+    assert "z3+cvc5 unsat, level 2" in short and "exact rank, level 1" in short
+    assert "  proofs:" in full and "no real solution" in full and "note: normaliser" in full
+    assert all(r.certificate for r in p.rates)
+    assert p.to_dict()["rates"][0]["certificate"] == "exact rank, level 1"
+
+
+def test_a_gate_without_mixing_weight_says_why_nothing_is_derived():
+    p = predict(check("tanh(a*x+b)", "sigmoid"), (1, 2))
+    assert "m F(theta*)" in p.verdict_reason and "arXiv:2405.13997" in p.verdict_reason
+    assert p.row is not None and {r.agreement for r in p.rates} == {"not derived"}
+
+
+def test_a_kink_says_why_nothing_is_derived_and_cites_the_row_by_checks_verdict():
+    p = predict(check("relu(a*x+b)"), (1, 2))
+    assert all(r.rate == "not derived" and "kink" in r.certificate for r in p.rates)
+    assert "check's verdict" in p.match
