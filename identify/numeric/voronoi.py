@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from identify.numeric.compile import NumericModel
+from identify.numeric.relabel import relabel
 
 __all__ = ["VoronoiResult", "voronoi", "voronoi_cells", "atom_weights", "align", "gate_shares"]
 
@@ -101,6 +102,7 @@ def voronoi_cells(nm_fit: NumericModel, A: np.ndarray, At: np.ndarray
                   ) -> tuple[tuple[int, ...], ...]:
     """Fitted atom indices per true atom, by Euclidean distance of the non-weight parameters."""
     cols = [c for idx in _blocks(nm_fit).values() for c in idx]
+    A = relabel(nm_fit, A, At, cols)
     dist = np.linalg.norm(A[:, None, cols] - At[None, :, cols], axis=2)
     owner = np.argmin(dist, axis=1)
     return tuple(tuple(int(i) for i in np.flatnonzero(owner == j)) for j in range(len(At)))
@@ -191,6 +193,8 @@ def voronoi(nm_fit: NumericModel, theta_fit: np.ndarray, nm_true: NumericModel,
     A, sh = nm_fit.split(nm_fit.full(theta_fit))
     At, sht = nm_true.split(nm_true.full(theta_true))
     blocks = _blocks(nm_fit)
+    # a hierarchical group is compared in its labelling nearest the truth (numeric/relabel.py)
+    A = relabel(nm_fit, A, At, [c for idx in blocks.values() for c in idx])
     shares = (None if inputs is None or nm_fit.density  # a density mixture: gates need y
               else gate_shares(nm_fit, theta_fit, inputs))
     cells, A, shifts = align(nm_fit, A, At, shares)
