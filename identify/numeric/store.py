@@ -180,16 +180,6 @@ class ResultStore:
             self._create()
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            if fresh:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA:
-                    self._conn.execute(statement)
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                    [("format", FORMAT), ("version", str(VERSION))],
-                )
-                self._conn.execute("COMMIT")
             self._conn.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             self.close()
@@ -211,14 +201,39 @@ class ResultStore:
                        "it creates")
 
     def _create(self) -> None:
-        """Create the (missing) file, exclusively: one that appeared meanwhile is not ours."""
+        """Create the (missing) store with its schema, atomically: the schema is written to a
+        hidden file beside it, which is then linked to the path exclusively (a file that
+        appeared meanwhile is not ours). A process killed at any moment leaves either no
+        store or a complete empty one, never a file without tables (which a rerun would
+        refuse as not an identify store)."""
+        tmp = self.path.with_name(f".{self.path.name}.creating-{os.getpid()}")
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+            conn = sqlite3.connect(tmp, isolation_level=None, timeout=30.0)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                 [("format", FORMAT), ("version", str(VERSION))])
+                conn.execute("COMMIT")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+            os.link(tmp, self.path)  # atomic, and fails if the path exists
         except FileExistsError:
             self._fail("appeared while the store was being created; it was not created "
                        "by identify")
-        except OSError as exc:
-            self._fail(f"cannot be created ({exc.strerror or exc})", hint=None)
+        except (OSError, sqlite3.Error) as exc:
+            self._fail(f"cannot be created ({getattr(exc, 'strerror', None) or exc})", hint=None)
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                try:
+                    leftover.unlink(missing_ok=True)
+                except OSError:
+                    pass
 
     def _validate(self) -> bool:
         """Check an existing file through a read-only connection; True if it is a store.

@@ -182,3 +182,37 @@ def test_existing_empty_files_are_not_stores_and_stay_untouched(tmp_path):
         assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == before
     check_store_path(tmp_path / "new.db")  # a path to create: fine, and nothing created
     assert not (tmp_path / "new.db").exists()
+
+
+def test_a_new_store_appears_with_its_schema_or_not_at_all(tmp_path, monkeypatch):
+    """A rerun after a kill must find either no file or a store: never a file without tables
+    (which it would refuse). The path appears only by an atomic link of a finished store."""
+    import identify.numeric.store as store_module
+
+    path = tmp_path / "new.sqlite"
+    seen = {}
+    real_link = os.link
+
+    def link(src, dst):
+        assert not path.exists()  # nothing at the path before the link
+        conn = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        try:
+            seen["tables"] = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+        real_link(src, dst)
+
+    monkeypatch.setattr(store_module.os, "link", link)
+    ResultStore(path).close()
+    assert "meta" in seen["tables"] and len(seen["tables"]) >= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.sqlite"]  # no leftovers
+    ResultStore(path).close()  # and it reopens as a store
+
+    def killed(src, dst):  # the process dies before the link: no file at the path
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_module.os, "link", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ResultStore(tmp_path / "other.sqlite")
+    assert not (tmp_path / "other.sqlite").exists()
