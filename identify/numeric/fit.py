@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
 from identify.numeric.em import em_iteration
-from identify.numeric.hessian import fd_hessian, has_analytic_hessian, loglik_hessian, loglik_value
+from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
 from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import newton_minimise, projected_gradient
 
@@ -292,13 +292,14 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             break  # the log-likelihood at theta has settled: keep theta
         prev, theta = value, np.clip(new, lo, hi)
     analytic = has_analytic_hessian(nm)
+    kernel = LoglikKernel(nm, X, y) if analytic else None  # the data prepared once per fit
 
     def fun(th, hessian):
         if not hessian:
-            v = loglik_value(nm, X, y, th) if analytic else nm.loglik(X, y, th)[0]
+            v = kernel.value(th) if analytic else nm.loglik(X, y, th)[0]
             return -v / n if np.isfinite(v) else np.inf
         if analytic:
-            v, g, H = loglik_hessian(nm, X, y, th)
+            v, g, H = kernel.hessian(th)
         else:
             v, g = nm.loglik(X, y, th)
             H = fd_hessian(lambda t: nm.loglik(X, y, t)[1], th)
