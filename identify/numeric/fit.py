@@ -278,6 +278,13 @@ def _lse_fit(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
 # -- Gaussian MoE -------------------------------------------------------------------------
 
 def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
+    # one BLAS thread, as for least squares: the products are small (13 x 13 Hessians, 5 x 4096
+    # blocks), and the result must not depend on the thread count
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _gaussian_fit(nm, X, y, x0, settings, box)
+
+
+def _gaussian_fit(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     n = len(y)
     lo, hi = _bounds(nm, box)
     theta = np.clip(x0, lo, hi)
