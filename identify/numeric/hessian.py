@@ -121,10 +121,26 @@ class LoglikKernel:
         else:
             phi = -np.logaddexp(0.0, -S) if norm == "normalised-sigmoid" else S
             mx = phi.max(axis=0)
-            logG = phi - (mx + np.log(np.exp(phi - mx).sum(axis=0)))
-        L = logG - (R * R) / (2 * nu[:, None]) - 0.5 * np.log(2 * np.pi * nu)[:, None]
+            t = phi - mx
+            np.exp(t, out=t)
+            lse = np.log(t.sum(axis=0))
+            lse += mx
+            logG = phi - lse
+        # L = log G - R^2 / (2 nu) - log(2 pi nu) / 2, in place (the same operations in the
+        # same order: the same bits; fewer arrays, which keeps the block in cache)
+        L = R * R
+        L /= 2 * nu[:, None]
+        np.subtract(logG, L, out=L)
+        L -= 0.5 * np.log(2 * np.pi * nu)[:, None]
         mx = L.max(axis=0)
-        E = np.exp(L - mx)
+        # floored at exp(-300) = 5e-131 of the largest term (which is 1): the sums and the
+        # log-likelihood are the same to the last bit (1 + 5e-131 = 1), a far atom's
+        # responsibility is 5e-131 instead of exp(-1e4) (both below any rounding), and exp
+        # stays on numpy's fast path (underflowing arguments are ~3x slower)
+        E = L
+        E -= mx
+        np.maximum(E, -300.0, out=E)
+        np.exp(E, out=E)
         tot = E.sum(axis=0)
         return S, logG, R, E, tot, float(np.sum(mx + np.log(tot)))
 
