@@ -200,6 +200,7 @@ class LoglikKernel:
         gate_local = list(range(ng)) + [na + s for s in range(nsh)]
         m = na + nsh
         d2s, d2h = nm.second_derivatives("score"), nm.second_derivatives("expert")
+        any_d2s = any(f is not None for row in d2s for f in row)
         # rows are parameters, columns observations (contiguous row operations). U = sum_i
         # gamma_i da_i over every slot; V = sum_i g_i dphi_i over the gate's slots only.
         k = nm.k
@@ -239,12 +240,14 @@ class LoglikKernel:
             loc = gLu @ Lu.T
             loc[gl] -= gLv @ dphi.T
             # second derivatives of phi (weight gamma - g) and of log N (weight gamma)
-            wphi = gm - g
+            if sig is not None or any_d2s:
+                wphi = gm - g
             if sig is not None:  # d2 log sigma(s) = (1 - sig) d2s - sig (1 - sig) ds ds^T
                 dS = np.array([d[i] for d in dSk]).reshape(-1, n)
                 loc[gl] -= (dS * (wphi * sig[i] * (1 - sig[i]))) @ dS.T
-            loc[gl] += self._dot_pairs(d2s, b, c, i, atoms, shared, cols,
-                                       wphi if sig is None else wphi * (1 - sig[i]))
+            if any_d2s:
+                loc[gl] += self._dot_pairs(d2s, b, c, i, atoms, shared, cols,
+                                           wphi if sig is None else wphi * (1 - sig[i]))
             if ne:  # -sum gamma/nu dh dh^T, and the expert's own second derivatives
                 w = gm / v_i
                 for p in range(ne):
@@ -254,13 +257,6 @@ class LoglikKernel:
                         if q != p:
                             loc[ng + q, ng + p] = loc[ng + p, ng + q]
                 loc[ee, ee] += self._dot_pairs(d2h, b, c, i, atoms, shared, cols, gm * rv)
-                # d2 log N / d eta d nu = -r/nu^2 dh: -(sum gamma rv dh) / nu
-                cross = -gLu[ee].sum(axis=1) / v_i
-                loc[ee, inu] += cross
-                loc[inu, ee] += cross
-            # d2 log N / d nu^2 = 1/(2 nu^2) - r^2/nu^3, weighted by gamma and summed:
-            # -sum gamma / (2 nu^2) - 2 sum gamma (rv^2 - 1/nu)/2 / nu
-            loc[inu, inu] += -float(gm.sum()) / (2 * v_i**2) - 2 * float(gLu[inu].sum()) / v_i
             s0 = i * na
             hess[s0:s0 + na, s0:s0 + na] += loc[:na, :na]
             if nsh:
@@ -269,6 +265,16 @@ class LoglikKernel:
                 hess[sh, s0:s0 + na] += loc[na:, :na]
                 hess[sh, sh] += loc[na:, na:]
         grad = U.sum(axis=1)
+        sg = gamma.sum(axis=1)
+        for i in range(k):  # the variance's second derivatives from the row sums of U
+            s0, v_i = i * na, nu[i]
+            # d2 log N / d eta d nu = -r/nu^2 dh: -(sum gamma rv dh) / nu
+            cross = -grad[s0 + ng:s0 + ng + ne] / v_i
+            hess[s0 + ng:s0 + ng + ne, s0 + inu] += cross
+            hess[s0 + inu, s0 + ng:s0 + ng + ne] += cross
+            # d2 log N / d nu^2 = 1/(2 nu^2) - r^2/nu^3, weighted by gamma and summed:
+            # -sum gamma / (2 nu^2) - 2 sum gamma (rv^2 - 1/nu)/2 / nu
+            hess[s0 + inu, s0 + inu] += -float(sg[i]) / (2 * v_i**2) - 2 * float(grad[s0 + inu]) / v_i
         grad[gate_slots] -= V.sum(axis=1)
         hess -= U @ U.T
         hess[np.ix_(gate_slots, gate_slots)] += V @ V.T
