@@ -19,6 +19,12 @@ unselected atoms' weights and responsibilities at 0.
 
 Models without this form (the unnormalised sigmoid gate, hierarchical density mixtures) get
 the Hessian by central differences of the analytic gradient (:func:`fd_hessian`).
+
+A fit evaluates these on fixed data many times (a Newton iteration: one Hessian pass and two
+or three value passes): :class:`LoglikKernel` prepares the data once (contiguous blocks, the
+compiled functions of the inputs alone evaluated once), calls each compiled function once for
+all atoms, and sums in a fixed order, so results are bitwise reproducible. The timings and
+what was tried are in docs/performance.md.
 """
 
 from __future__ import annotations
