@@ -20,17 +20,24 @@ another job on the machine does not inflate them much; ratios are within one run
    iteration's derivatives (log-likelihood, gradient and analytic Hessian) and the floor: one
    vectorised pass over the data (the mixture's values).
 
-Run: ``make bench-fit`` or ``python benchmarks/bench_fit.py [--quick]``.
+4. ``--seeds 1,2,3,4 [--runs R]``: the over-fitted Gaussian fit alone (ours, no reference), R
+   runs per seed, each fit's core-seconds, with the load average seen.
+
+Everything runs with one BLAS thread (threadpoolctl), as the sweeps do.
+
+Run: ``make bench-fit`` or ``python benchmarks/bench_fit.py [--quick] [--seeds S --runs R]``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import numpy as np
 import scipy.special as sp
 from scipy.optimize import least_squares
+from threadpoolctl import threadpool_limits
 
 from identify.model.model import build_model
 from identify.numeric.compile import NumericModel
@@ -154,14 +161,7 @@ def _from_ref(nm, alpha, beta, sigma2):
 
 
 def bench_overfitted_gaussian(n: int = 100_000, seed: int = 1, reference: bool = True) -> None:
-    model, truth, _ = load_preset("softmax-gaussian-linear")
-    nm_true = NumericModel(model, truth.k)
-    tt = truth.vector(nm_true)
-    rng = np.random.default_rng(seed)
-    X, y = sample_data(nm_true, truth, n, rng)
-    nm = NumericModel(model, 3)
-    settings = FitSettings(restarts=1)
-    x0 = initial_points(nm, nm_true, tt, n, rng, settings)[0]
+    nm, nm_true, tt, X, y, x0, settings = _gaussian_problem(n, seed)
     t_ours, res = _cpu(lambda: fit(nm, X, y, [x0], settings, scale=25.0, truth=(nm_true, tt)))
     print(f"over-fitted Gaussian MoE (arXiv:2305.03288's setup), n = {n}, k = 3 vs k* = 2, "
           f"{nm.n_free} free parameters, one start (seed {seed}):")
@@ -201,11 +201,47 @@ def bench_overfitted_gaussian(n: int = 100_000, seed: int = 1, reference: bool =
           f"({newton / floor:.0f}x)")
 
 
+def _gaussian_problem(n: int, seed: int):
+    model, truth, _ = load_preset("softmax-gaussian-linear")
+    nm_true = NumericModel(model, truth.k)
+    tt = truth.vector(nm_true)
+    rng = np.random.default_rng(seed)
+    X, y = sample_data(nm_true, truth, n, rng)
+    nm = NumericModel(model, 3)
+    settings = FitSettings(restarts=1)
+    x0 = initial_points(nm, nm_true, tt, n, rng, settings)[0]
+    return nm, nm_true, tt, X, y, x0, settings
+
+
+def bench_seeds(seeds: list[int], runs: int = 3, n: int = 100_000) -> None:
+    """Our over-fitted Gaussian fit alone: core-seconds of each of ``runs`` runs per seed."""
+    print(f"over-fitted Gaussian MoE, n = {n}, one start, core-seconds per fit ({runs} runs):")
+    for seed in seeds:
+        nm, nm_true, tt, X, y, x0, settings = _gaussian_problem(n, seed)
+        times = []
+        for _ in range(runs):
+            t0 = time.process_time()
+            res = fit(nm, X, y, [x0], settings, scale=25.0, truth=(nm_true, tt))
+            times.append(time.process_time() - t0)
+        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(f"  seed {seed}: " + " ".join(f"{t:.2f}" for t in times)
+              + f"  (min {min(times):.2f}, median {float(np.median(times)):.2f}) "
+              f"{res.status}, {res.iterations} iterations, |grad|/n {res.grad_norm:.1e}, "
+              f"n (loglik - truth) {(res.truth_objective - res.objective) * n:.2f}; load {load}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
-    bench_lse(2_000 if quick else 10_000)
-    print()
-    bench_overfitted_gaussian(10_000 if quick else 100_000, reference=not quick)
+    args = argv if argv is not None else sys.argv[1:]
+    quick = "--quick" in args
+    with threadpool_limits(limits=1, user_api="blas"):
+        if "--seeds" in args:
+            seeds = [int(s) for s in args[args.index("--seeds") + 1].split(",")]
+            runs = int(args[args.index("--runs") + 1]) if "--runs" in args else 3
+            bench_seeds(seeds, runs, 10_000 if quick else 100_000)
+            return 0
+        bench_lse(2_000 if quick else 10_000)
+        print()
+        bench_overfitted_gaussian(10_000 if quick else 100_000, reference=not quick)
     return 0
 
 

@@ -97,10 +97,11 @@ class NumericModel:
         self._args = args
         self._score_expr, self._h_expr = score, h
         self._second: dict[str, list] = {}
-        self._score = _lambdify(args, score)
-        self._dscore = [_lambdify(args, sympy.diff(score, s)) for s in gate_syms + shared]
-        self._h = _lambdify(args, h)
-        self._dh = [_lambdify(args, sympy.diff(h, s)) for s in expert_syms]
+        self.input_only: set[int] = set()  # ids of compiled functions of the inputs alone
+        self._score = self._compile(score)
+        self._dscore = [self._compile(sympy.diff(score, s)) for s in gate_syms + shared]
+        self._h = self._compile(h)
+        self._dh = [self._compile(sympy.diff(h, s)) for s in expert_syms]
         pinned = set(gate.pinned)
         slots: list[Slot] = []
         for i in range(k):
@@ -117,6 +118,14 @@ class NumericModel:
             self._leaves = [(_lambdify(args, prob), _lambdify(args, mean),
                              self.atom_syms.index(make_symbol(f"nu_{leaf}")))
                             for leaf, prob, mean in gate.leaf_terms(self.x_syms, model.expert)]
+
+    def _compile(self, expr):
+        """lambdify over the model's arguments; remember the functions of the inputs alone
+        (no parameter: the same values at every theta, computed once per data set)."""
+        f = _lambdify(self._args, expr)
+        if not (sympy.sympify(expr).free_symbols - set(self.x_syms)):
+            self.input_only.add(id(f))
+        return f
 
     def with_y(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The columns the compiled functions take: X, and y too for a density model."""
@@ -161,7 +170,7 @@ class NumericModel:
                         row.append(rows[q][p])
                         continue
                     d2 = sympy.diff(expr, sp_, sq)
-                    row.append(None if d2 == 0 else _lambdify(self._args, d2))
+                    row.append(None if d2 == 0 else self._compile(d2))
                 rows.append(row)
             self._second[which] = rows
         return self._second[which]
