@@ -49,19 +49,24 @@ def _decide(system, timeout: float, rlimit=None):
     return decide(system.equations, system.weights, system.all_deltas, timeout=timeout, rlimit=rlimit)
 
 
-def _hint_key(hint: dict | None) -> tuple:
-    return () if hint is None else tuple(sorted((str(k), str(v)) for k, v in hint.items()))
+def _hint_key(hint: dict | None, gens: tuple) -> tuple | None:
+    return None if hint is None else tuple(str(hint.get(g, 0)) for g in gens)
 
 
 def _decided(system, hint: dict | None, timeout: float, rlimit
              ) -> tuple[str, str, dict | None]:
-    """(status, certificate, witness) of a cell system: a cheap exact witness, else decide()."""
+    """(status, certificate, witness) of a cell system: a cheap exact witness, else decide().
+
+    Memoised on the system's canonical key (its equations up to a renaming of the unknowns
+    by position and a change of basis of the equations), the budget and the witness hint,
+    both by position too: a hit returns what the computation would return."""
     from identify.theory.decide import SAFETY_STOP
+    gens = tuple(system.weights) + system.all_deltas
     limits = tuple(sorted(rlimit.items())) if isinstance(rlimit, dict) else rlimit
-    names = tuple(p.name for p in system.expansion.parameters)
-    key = (system.key(), names, limits, _hint_key(hint))
+    key = (system.key(), limits, _hint_key(hint, gens))
     if key in _DECISIONS:
-        return _DECISIONS[key]
+        status, cert, values = _DECISIONS[key]
+        return status, cert, None if values is None else dict(zip(gens, values, strict=True))
     found = find_witness(system, hint)
     if found is not None:
         out = ("solution", found[1], found[0])
@@ -69,7 +74,8 @@ def _decided(system, hint: dict | None, timeout: float, rlimit
         d = _decide(system, timeout, rlimit)
         out = (d.status, d.certificate, d.witness)
     if SAFETY_STOP not in out[1]:
-        _DECISIONS[key] = out
+        values = None if out[2] is None else tuple(out[2].get(g, 0) for g in gens)
+        _DECISIONS[key] = (out[0], out[1], values)
     return out
 
 
