@@ -75,6 +75,11 @@ def _as_polys(equations, gens) -> list[sp.Poly]:
     polys = []
     gen_set = set(gens)
     for eq in equations:
+        if isinstance(eq, sp.Poly) and eq.gens == tuple(gens):
+            p = eq.set_domain(sp.QQ)
+            if not p.is_zero:
+                polys.append(p)
+            continue
         expr = sp.sympify(eq)
         if isinstance(expr, sp.Equality):
             expr = expr.lhs - expr.rhs
@@ -186,7 +191,8 @@ def decide(
     Parameters
     ----------
     equations:
-        sympy polynomials (rational coefficients) in ``weights``, ``deltas`` and ``free``.
+        sympy polynomials (rational coefficients) in ``weights``, ``deltas`` and ``free``
+        (expressions, or ``sympy.Poly`` in exactly those generators in that order).
     weights, deltas, free:
         the unknowns: weights must be > 0, some delta must be non-zero, free ones are unconstrained.
     timeout:
@@ -373,12 +379,9 @@ class _Problem:
         back = {g: n for n, g in names.items()}
         lines = ["(set-logic QF_NRA)"] + [f"(declare-fun {n} () Real)" for n in names]
         for p in self.equations:
-            q = p.as_expr().subs(self.fixed) if self.fixed else p.as_expr()
-            q = sp.Poly(q, *self.gens, domain=sp.QQ)
-            if q.is_zero:
-                continue
-            q = _integer_poly(q)
-            lines.append(f"(assert (= {_smt_poly(q, back)} 0))")
+            terms = _substituted(p, self.gens, self.fixed)
+            if terms:
+                lines.append(f"(assert (= {_smt_terms(terms, self.gens, back)} 0))")
         lines += [f"(assert (> {back[w]} 0))" for w in self.positive]
         lines += [f"(assert (<= {_smt_side(a, back, self.fixed)} {_smt_side(b, back, self.fixed)}))"
                   for a, b in self.order]
@@ -386,6 +389,47 @@ class _Problem:
             some = " ".join(f"(not (= {back[d]} 0))" for d in self.nonzero)
             lines.append(f"(assert (or {some} false))")
         return "\n".join(lines) + "\n", names
+
+
+def _substituted(p: sp.Poly, gens: tuple, fixed: dict) -> list[tuple[tuple, int]]:
+    """The terms of ``p`` (in ``gens``) with the ``fixed`` values substituted, as the primitive
+    integer polynomial (denominators cleared, content divided out), in sympy's lex order:
+    exact Fraction arithmetic on the terms, the same polynomial as Poly(p.subs(fixed))."""
+    from fractions import Fraction
+    from math import gcd, lcm
+
+    index = [k for k, g in enumerate(gens) if g in fixed]
+    values = {k: Fraction(int(sp.Rational(fixed[gens[k]]).p), int(sp.Rational(fixed[gens[k]]).q))
+              for k in index}
+    acc: dict[tuple, Fraction] = {}
+    for mon, c in p.terms():
+        coef = Fraction(int(sp.Rational(c).p), int(sp.Rational(c).q))
+        if index:
+            mon = list(mon)
+            for k in index:
+                if mon[k]:
+                    coef *= values[k] ** mon[k]
+                    mon[k] = 0
+            mon = tuple(mon)
+        if coef:
+            acc[mon] = acc.get(mon, Fraction(0)) + coef
+    items = sorted(((m, c) for m, c in acc.items() if c), reverse=True)
+    if not items:
+        return []
+    den = lcm(*(c.denominator for _, c in items))
+    ints = [(m, int(c * den)) for m, c in items]
+    g = 0
+    for _, c in ints:
+        g = gcd(g, c)
+    return [(m, c // g) for m, c in ints]
+
+
+def _smt_terms(terms, gens, names: dict) -> str:
+    out = []
+    for mon, c in terms:
+        factors = [names[g] for g, k in zip(gens, mon, strict=True) for _ in range(k)]
+        out.append(f"(* {_smt_num(c)} {' '.join(factors)})" if factors else _smt_num(c))
+    return out[0] if len(out) == 1 else "(+ " + " ".join(out) + ")"
 
 
 def _smt_side(x, back, fixed) -> str:

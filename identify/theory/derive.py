@@ -46,7 +46,7 @@ def _decide(system, timeout: float, rlimit=None):
     decide()'s case split on that grading was measured ~8x slower on the two-atom systems
     (7.0 s vs 0.96 s, Gaussian MoE level 4), so it is not passed."""
     from identify.theory.decide import decide
-    return decide(system.equations, system.weights, system.all_deltas, timeout=timeout, rlimit=rlimit)
+    return decide(system.polys, system.weights, system.all_deltas, timeout=timeout, rlimit=rlimit)
 
 
 def _hint_key(hint: dict | None, gens: tuple) -> tuple | None:

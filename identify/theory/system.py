@@ -103,6 +103,24 @@ class CellSystem:
             out.append(sympy.expand(total))
         return tuple(out)
 
+    @cached_property
+    def polys(self) -> tuple[sympy.Poly, ...]:
+        """The equations as polynomials in weights + all_deltas, built from the forms' terms
+        (the same polynomials as ``equations``, without sympy's expand)."""
+        m, n = self.cell_size, len(self.expansion.parameters)
+        gens = tuple(self.weights) + self.all_deltas
+        out = []
+        for f in self.forms:
+            terms = {}
+            for i in range(m):
+                for a, c in f.terms:
+                    mon = [0] * (m + m * n)
+                    mon[i] = 1
+                    mon[m + i * n:m + (i + 1) * n] = a
+                    terms[tuple(mon)] = c
+            out.append(sympy.Poly.from_dict(terms, *gens, domain=sympy.QQ))
+        return tuple(out)
+
     def per_atom(self, form: InitialForm) -> sympy.Expr:
         ds = [sympy.Symbol(f"d{s.name}") for s in self.expansion.parameters]
         return sympy.Add(*[c * sympy.Mul(*[s ** k for s, k in zip(ds, a, strict=True)])
