@@ -14,8 +14,13 @@ How it is decided:
   solver's answer; one solver's ``unsat`` with the other one timing out is still reported, with
   that provenance; ``sat`` against ``unsat`` without an exact witness is ``"unknown"``.
 
-Every solver runs in its own child process, killed when its budget is spent (cvc5's ``tlimit``
-alone does not stop it on these systems: measured), so nothing hangs and nothing is left behind.
+Budgets are deterministic: every call gets ``rlimit`` resource units of the solver's own count
+(z3's and cvc5's ``rlimit``), so the answer and the certificate (which holds no timings) are
+the same on every machine and at every load. Every solver runs in its own child process; a
+generous wall-clock ``timeout`` kills it as a safety net only (cvc5 checks its resource count
+between the steps of a covering, not inside one: measured), and an answer cut by it says so
+(``"wall-clock safety stop"``), so nothing hangs, nothing is left behind and no load-dependent
+stop passes for a budget.
 
 Exact normalisations (each one documented in the certificate):
 
