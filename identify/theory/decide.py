@@ -256,30 +256,42 @@ def decide(
         for assign, _ in cases
     ]
     used: list[str] = []
-    for k, name in enumerate(solvers):
-        if k > 0 and not cross_check and all(v for v in verdicts):
-            break
-        used.append(name)
-        for c, ((_, label), problem) in enumerate(zip(cases, problems, strict=True)):
-            if k > 0 and not cross_check and verdicts[c]:
-                continue
-            result = _run(name, problem, timeout, limits[name])
-            tag = name if label is None else f"{name} [{label}]"
-            answers.append((tag, result.answer, result.seconds))
-            resources.append(result.resources)
-            verdicts[c][name] = result.answer
-            if result.answer == "sat" and result.model is not None:
-                witness = {**problem.fixed, **{g: v for g, v in result.model.items() if g in gens}}
-                for g in gens:
-                    witness.setdefault(g, sp.Integer(0))
-                chk = check_witness(polys, witness, weights, deltas)
-                if chk.ok:
-                    earlier = [f"before: {_summary(answers[:-1])}"] if answers[:-1] else []
-                    head = f"{tag}: sat; witness checked exactly ({chk.method})"
-                    cert = "; ".join([head, *earlier, *_budget_note(answers, limits, timeout), *notes])
-                    return _finish("solution", witness, cert, used, start, answers, resources, limits)
-                verdicts[c][name] = "sat (witness failed the exact check)"
-                answers[-1] = (tag, f"sat, witness rejected: {chk.reason}", result.seconds)
+    # with cross_check, the other solvers run on a case while the first one does (their
+    # answers are collected in the same order as one after the other: the same Decision)
+    pending: dict[tuple[str, int], tuple] = {}
+    try:
+        for k, name in enumerate(solvers):
+            if k > 0 and not cross_check and all(v for v in verdicts):
+                break
+            used.append(name)
+            for c, ((_, label), problem) in enumerate(zip(cases, problems, strict=True)):
+                if k > 0 and not cross_check and verdicts[c]:
+                    continue
+                if k == 0 and cross_check:
+                    for other in solvers[1:]:
+                        pending[(other, c)] = _start(other, problem, timeout, limits[other])
+                handle = pending.pop((name, c), None)
+                result = (_collect(handle) if handle is not None
+                          else _run(name, problem, timeout, limits[name]))
+                tag = name if label is None else f"{name} [{label}]"
+                answers.append((tag, result.answer, result.seconds))
+                resources.append(result.resources)
+                verdicts[c][name] = result.answer
+                if result.answer == "sat" and result.model is not None:
+                    witness = {**problem.fixed, **{g: v for g, v in result.model.items() if g in gens}}
+                    for g in gens:
+                        witness.setdefault(g, sp.Integer(0))
+                    chk = check_witness(polys, witness, weights, deltas)
+                    if chk.ok:
+                        earlier = [f"before: {_summary(answers[:-1])}"] if answers[:-1] else []
+                        head = f"{tag}: sat; witness checked exactly ({chk.method})"
+                        cert = "; ".join([head, *earlier, *_budget_note(answers, limits, timeout), *notes])
+                        return _finish("solution", witness, cert, used, start, answers, resources, limits)
+                    verdicts[c][name] = "sat (witness failed the exact check)"
+                    answers[-1] = (tag, f"sat, witness rejected: {chk.reason}", result.seconds)
+    finally:
+        for handle in pending.values():
+            _kill(handle[0])
     return _conclude(verdicts, notes, used, start, answers, resources, limits, timeout)
 
 
@@ -543,7 +555,11 @@ def _run(name: str, problem: _Problem, timeout: float, rlimit: int = 0) -> _Resu
     """One solver call in a child process: ``rlimit`` resource units of the solver's own,
     deterministic count (0: unlimited), killed when ``timeout`` seconds of wall clock are
     spent (a safety net, answered as ``SAFETY_STOP``)."""
-    import json
+    return _collect(_start(name, problem, timeout, rlimit))
+
+
+def _start(name: str, problem: _Problem, timeout: float, rlimit: int = 0) -> tuple:
+    """Start one solver call; its input is written at once (the children read it whole)."""
     import subprocess
 
     text, names = problem.smtlib()
@@ -555,13 +571,33 @@ def _run(name: str, problem: _Problem, timeout: float, rlimit: int = 0) -> _Resu
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        out, err = proc.communicate(text, timeout=timeout + 0.5)
+        proc.stdin.write(text)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the child failed at once: its output says why
+    proc.stdin = None  # written and closed: communicate() must not touch it again
+    return proc, t0, names, name, timeout
+
+
+def _kill(proc) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+def _collect(handle: tuple) -> _Result:
+    """Wait for a started call (until its wall-clock safety net), parse its answer."""
+    import json
+    import subprocess
+
+    proc, t0, names, name, timeout = handle
+    try:
+        out, err = proc.communicate(timeout=max(0.0, timeout + 0.5 - (time.perf_counter() - t0)))
     except subprocess.TimeoutExpired:
         return _Result(SAFETY_STOP, None, time.perf_counter() - t0)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+            _kill(proc)
     secs = time.perf_counter() - t0
     if name == "z3":
         return _z3_result(out, err, names, secs, timeout)
