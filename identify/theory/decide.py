@@ -14,8 +14,13 @@ How it is decided:
   solver's answer; one solver's ``unsat`` with the other one timing out is still reported, with
   that provenance; ``sat`` against ``unsat`` without an exact witness is ``"unknown"``.
 
-Every solver runs in its own child process, killed when its budget is spent (cvc5's ``tlimit``
-alone does not stop it on these systems: measured), so nothing hangs and nothing is left behind.
+Budgets are deterministic: every call gets ``rlimit`` resource units of the solver's own count
+(z3's and cvc5's ``rlimit``), so the answer and the certificate (which holds no timings) are
+the same on every machine and at every load. Every solver runs in its own child process; a
+generous wall-clock ``timeout`` kills it as a safety net only (cvc5 checks its resource count
+between the steps of a covering, not inside one: measured), and an answer cut by it says so
+(``"wall-clock safety stop"``), so nothing hangs, nothing is left behind and no load-dependent
+stop passes for a budget.
 
 Exact normalisations (each one documented in the certificate):
 
@@ -54,15 +59,20 @@ class Decision:
     solvers: tuple[str, ...]
     seconds: float
     answers: tuple[tuple[str, str, float], ...] = field(default=())
+    resources: tuple[int | None, ...] = field(default=())  # per answer: resource units spent
+    rlimit: tuple[tuple[str, int], ...] = ()  # per solver: the deterministic budget per call (0: none)
 
     def to_dict(self) -> dict:
+        spent = self.resources or (None,) * len(self.answers)
         return {
             "status": self.status,
             "witness": None if self.witness is None else {str(k): str(v) for k, v in self.witness.items()},
             "certificate": self.certificate,
             "solvers": list(self.solvers),
             "seconds": self.seconds,
-            "answers": [{"solver": s, "answer": a, "seconds": t} for s, a, t in self.answers],
+            "rlimit": dict(self.rlimit),
+            "answers": [{"solver": s, "answer": a, "seconds": t, "resources": r}
+                        for (s, a, t), r in zip(self.answers, spent, strict=True)],
         }
 
 
@@ -70,6 +80,11 @@ def _as_polys(equations, gens) -> list[sp.Poly]:
     polys = []
     gen_set = set(gens)
     for eq in equations:
+        if isinstance(eq, sp.Poly) and eq.gens == tuple(gens):
+            p = eq.set_domain(sp.QQ)
+            if not p.is_zero:
+                polys.append(p)
+            continue
         expr = sp.sympify(eq)
         if isinstance(expr, sp.Equality):
             expr = expr.lhs - expr.rhs
@@ -169,6 +184,7 @@ def decide(
     deltas: Sequence[sp.Symbol],
     *,
     timeout: float = 10.0,
+    rlimit: int | Mapping[str, int] | None = None,
     free: Sequence[sp.Symbol] = (),
     grading: Mapping[sp.Symbol, int] | None = None,
     atoms: Sequence[Sequence[sp.Symbol]] | None = None,
@@ -180,11 +196,18 @@ def decide(
     Parameters
     ----------
     equations:
-        sympy polynomials (rational coefficients) in ``weights``, ``deltas`` and ``free``.
+        sympy polynomials (rational coefficients) in ``weights``, ``deltas`` and ``free``
+        (expressions, or ``sympy.Poly`` in exactly those generators in that order).
     weights, deltas, free:
         the unknowns: weights must be > 0, some delta must be non-zero, free ones are unconstrained.
     timeout:
-        seconds per solver call (wall clock of its child process, killed when spent).
+        wall-clock safety net per solver call (its child process is killed when spent); an
+        answer cut by it is ``"wall-clock safety stop"`` in the certificate, never silent.
+    rlimit:
+        the deterministic budget per solver call: resource units of the solver's own count
+        (z3's ``rlimit``, cvc5's ``rlimit``), the same on every machine and load; a mapping
+        solver -> units, or one integer for every solver, 0 for none (then only ``timeout``
+        bounds a call); default ``DEFAULT_RLIMIT``.
     grading:
         optional degrees making every equation weighted-homogeneous (checked; module docstring).
     atoms:
@@ -207,6 +230,7 @@ def decide(
         raise IdentifyError(f"unknown solver in {list(solvers)}", hint=f"use some of {', '.join(SOLVERS)}")
     if not timeout > 0:
         raise IdentifyError(f"timeout must be > 0 seconds, got {timeout!r}", where="timeout")
+    limits = _limits(rlimit, solvers)
     polys = _as_polys(equations, gens)
     ints = [_integer_poly(p) for p in polys]
     notes = []
@@ -223,6 +247,7 @@ def decide(
         notes.append(f"graded: 'some delta != 0' normalised into {len(cases)} case(s)")
 
     answers: list[tuple[str, str, float]] = []
+    resources: list[int | None] = []
     verdicts: list[dict[str, str]] = [{} for _ in cases]
     problems = [
         _Problem(equations=ints, positive=[w for w in weights if w not in fixed],
@@ -231,48 +256,89 @@ def decide(
         for assign, _ in cases
     ]
     used: list[str] = []
-    for k, name in enumerate(solvers):
-        if k > 0 and not cross_check and all(v for v in verdicts):
-            break
-        used.append(name)
-        for c, ((_, label), problem) in enumerate(zip(cases, problems, strict=True)):
-            if k > 0 and not cross_check and verdicts[c]:
-                continue
-            result = _run(name, problem, timeout)
-            tag = name if label is None else f"{name} [{label}]"
-            answers.append((tag, result.answer, result.seconds))
-            verdicts[c][name] = result.answer
-            if result.answer == "sat" and result.model is not None:
-                witness = {**problem.fixed, **{g: v for g, v in result.model.items() if g in gens}}
-                for g in gens:
-                    witness.setdefault(g, sp.Integer(0))
-                chk = check_witness(polys, witness, weights, deltas)
-                if chk.ok:
-                    earlier = [f"before: {_summary(answers[:-1])}"] if answers[:-1] else []
-                    head = f"{tag}: sat; witness checked exactly ({chk.method})"
-                    cert = "; ".join([head, *earlier, *notes])
-                    return _finish("solution", witness, cert, used, start, answers)
-                verdicts[c][name] = "sat (witness failed the exact check)"
-                answers[-1] = (tag, f"sat, witness rejected: {chk.reason}", result.seconds)
-    return _conclude(verdicts, notes, used, start, answers)
+    # with cross_check, the other solvers run on a case while the first one does (their
+    # answers are collected in the same order as one after the other: the same Decision)
+    pending: dict[tuple[str, int], tuple] = {}
+    try:
+        for k, name in enumerate(solvers):
+            if k > 0 and not cross_check and all(v for v in verdicts):
+                break
+            used.append(name)
+            for c, ((_, label), problem) in enumerate(zip(cases, problems, strict=True)):
+                if k > 0 and not cross_check and verdicts[c]:
+                    continue
+                if k == 0 and cross_check:
+                    for other in solvers[1:]:
+                        pending[(other, c)] = _start(other, problem, timeout, limits[other])
+                handle = pending.pop((name, c), None)
+                result = (_collect(handle) if handle is not None
+                          else _run(name, problem, timeout, limits[name]))
+                tag = name if label is None else f"{name} [{label}]"
+                answers.append((tag, result.answer, result.seconds))
+                resources.append(result.resources)
+                verdicts[c][name] = result.answer
+                if result.answer == "sat" and result.model is not None:
+                    witness = {**problem.fixed, **{g: v for g, v in result.model.items() if g in gens}}
+                    for g in gens:
+                        witness.setdefault(g, sp.Integer(0))
+                    chk = check_witness(polys, witness, weights, deltas)
+                    if chk.ok:
+                        earlier = [f"before: {_summary(answers[:-1])}"] if answers[:-1] else []
+                        head = f"{tag}: sat; witness checked exactly ({chk.method})"
+                        cert = "; ".join([head, *earlier, *_budget_note(answers, limits, timeout), *notes])
+                        return _finish("solution", witness, cert, used, start, answers, resources, limits)
+                    verdicts[c][name] = "sat (witness failed the exact check)"
+                    answers[-1] = (tag, f"sat, witness rejected: {chk.reason}", result.seconds)
+    finally:
+        for handle in pending.values():
+            _kill(handle[0])
+    return _conclude(verdicts, notes, used, start, answers, resources, limits, timeout)
 
 
 def _summary(answers) -> str:
+    """Each solver's answers, without timings (the certificate must not depend on the load)."""
     by: dict[str, list] = {}
-    for tag, answer, secs in answers:
-        by.setdefault(tag.split(" ", 1)[0], []).append((answer, secs))
+    for tag, answer, _ in answers:
+        by.setdefault(tag.split(" ", 1)[0], []).append(answer)
     parts = []
     for name, items in by.items():
         counts: dict[str, int] = {}
-        for answer, _ in items:
+        for answer in items:
             counts[answer] = counts.get(answer, 0) + 1
         said = ", ".join(a if len(items) == 1 else f"{a} in {n}/{len(items)} cases"
                          for a, n in counts.items())
-        parts.append(f"{name}: {said} ({sum(t for _, t in items):.2f} s)")
+        parts.append(f"{name}: {said}")
     return "; ".join(parts)
 
 
-def _conclude(per_case, notes, used, start, answers) -> Decision:
+def _limits(rlimit, solvers) -> dict[str, int]:
+    if rlimit is None:
+        rlimit = DEFAULT_RLIMIT
+    if isinstance(rlimit, Mapping):
+        limits = {name: rlimit.get(name, DEFAULT_RLIMIT[name]) for name in solvers}
+    else:
+        limits = dict.fromkeys(solvers, rlimit)
+    for v in limits.values():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise IdentifyError(f"rlimit must be an integer >= 0 (resource units), got {v!r}",
+                                where="rlimit")
+    return limits
+
+
+def _budget_note(answers, limits: dict, timeout: float) -> list[str]:
+    hit = sorted({tag.split(" ", 1)[0] for tag, a, _ in answers if a == RESOURCE_LIMIT})
+    said = {a for _, a, _ in answers}
+    notes = []
+    if hit:
+        units = ", ".join(f"{name} {limits[name]}" for name in hit)
+        notes.append(f"deterministic budget spent: resource units per call {units}")
+    if SAFETY_STOP in said:
+        notes.append(f"a call was cut by the wall-clock safety net ({timeout:g} s): that answer "
+                     "depends on the machine's load, not on the deterministic budget")
+    return notes
+
+
+def _conclude(per_case, notes, used, start, answers, resources, limits, timeout) -> Decision:
     status = "no solution"
     reasons = []
     for verdicts in per_case:
@@ -284,23 +350,34 @@ def _conclude(per_case, notes, used, start, answers) -> Decision:
             status = "unknown"
             reasons.append("solvers disagree (sat without an exact witness vs unsat)")
     summary = _summary(answers)
+    budget = _budget_note(answers, limits, timeout)
     if status == "no solution":
         agreeing = sorted({s for v in per_case for s, a in v.items() if a == "unsat"})
         both = all(sum(a == "unsat" for a in v.values()) >= 2 for v in per_case)
         head = "unsat from " + " and ".join(agreeing) + (" (cross-checked)" if both else
                                                         " (not cross-checked in every case)")
-        return _finish(status, None, "; ".join([head, summary, *notes]), used, start, answers)
-    return _finish(status, None, "; ".join([*dict.fromkeys(reasons), summary, *notes]), used, start, answers)
+        return _finish(status, None, "; ".join([head, summary, *budget, *notes]), used, start, answers,
+                       resources, limits)
+    return _finish(status, None, "; ".join([*dict.fromkeys(reasons), summary, *budget, *notes]), used,
+                   start, answers, resources, limits)
 
 
-def _finish(status, witness, certificate, used, start, answers) -> Decision:
+def _finish(status, witness, certificate, used, start, answers, resources, limits) -> Decision:
     return Decision(status=status, witness=witness, certificate=certificate, solvers=tuple(used),
-                    seconds=time.perf_counter() - start, answers=tuple(answers))
+                    seconds=time.perf_counter() - start, answers=tuple(answers),
+                    resources=tuple(resources), rlimit=tuple(sorted(limits.items())))
 
 
 # ----------------------------------------------------------------------------- solvers
 
 SOLVERS = ("z3", "cvc5")
+# The deterministic budget per call, in each solver's own resource units (calibrated: the
+# largest need among the decisions the tests pin is 123039 for z3 (the Gaussian MoE's two-atom
+# level-4 systems) and 27229 for cvc5; these give 8x and 3.7x that; on the undecided
+# three-atom level-6 systems they cost about 0.7 s (z3) and 1.3 s (cvc5) at a load near 2;
+# docs/theory-solvability.md). cvc5 checks its limit between steps of its algebraic coverings,
+# not inside one: a hard system can run past it, then the wall-clock net stops it.
+DEFAULT_RLIMIT = {"z3": 1_000_000, "cvc5": 100_000}
 
 
 @dataclass(frozen=True)
@@ -319,12 +396,9 @@ class _Problem:
         back = {g: n for n, g in names.items()}
         lines = ["(set-logic QF_NRA)"] + [f"(declare-fun {n} () Real)" for n in names]
         for p in self.equations:
-            q = p.as_expr().subs(self.fixed) if self.fixed else p.as_expr()
-            q = sp.Poly(q, *self.gens, domain=sp.QQ)
-            if q.is_zero:
-                continue
-            q = _integer_poly(q)
-            lines.append(f"(assert (= {_smt_poly(q, back)} 0))")
+            terms = _substituted(p, self.gens, self.fixed)
+            if terms:
+                lines.append(f"(assert (= {_smt_terms(terms, self.gens, back)} 0))")
         lines += [f"(assert (> {back[w]} 0))" for w in self.positive]
         lines += [f"(assert (<= {_smt_side(a, back, self.fixed)} {_smt_side(b, back, self.fixed)}))"
                   for a, b in self.order]
@@ -332,6 +406,47 @@ class _Problem:
             some = " ".join(f"(not (= {back[d]} 0))" for d in self.nonzero)
             lines.append(f"(assert (or {some} false))")
         return "\n".join(lines) + "\n", names
+
+
+def _substituted(p: sp.Poly, gens: tuple, fixed: dict) -> list[tuple[tuple, int]]:
+    """The terms of ``p`` (in ``gens``) with the ``fixed`` values substituted, as the primitive
+    integer polynomial (denominators cleared, content divided out), in sympy's lex order:
+    exact Fraction arithmetic on the terms, the same polynomial as Poly(p.subs(fixed))."""
+    from fractions import Fraction
+    from math import gcd, lcm
+
+    index = [k for k, g in enumerate(gens) if g in fixed]
+    values = {k: Fraction(int(sp.Rational(fixed[gens[k]]).p), int(sp.Rational(fixed[gens[k]]).q))
+              for k in index}
+    acc: dict[tuple, Fraction] = {}
+    for mon, c in p.terms():
+        coef = Fraction(int(sp.Rational(c).p), int(sp.Rational(c).q))
+        if index:
+            mon = list(mon)
+            for k in index:
+                if mon[k]:
+                    coef *= values[k] ** mon[k]
+                    mon[k] = 0
+            mon = tuple(mon)
+        if coef:
+            acc[mon] = acc.get(mon, Fraction(0)) + coef
+    items = sorted(((m, c) for m, c in acc.items() if c), reverse=True)
+    if not items:
+        return []
+    den = lcm(*(c.denominator for _, c in items))
+    ints = [(m, int(c * den)) for m, c in items]
+    g = 0
+    for _, c in ints:
+        g = gcd(g, c)
+    return [(m, c // g) for m, c in ints]
+
+
+def _smt_terms(terms, gens, names: dict) -> str:
+    out = []
+    for mon, c in terms:
+        factors = [names[g] for g, k in zip(gens, mon, strict=True) for _ in range(k)]
+        out.append(f"(* {_smt_num(c)} {' '.join(factors)})" if factors else _smt_num(c))
+    return out[0] if len(out) == 1 else "(+ " + " ".join(out) + ")"
 
 
 def _smt_side(x, back, fixed) -> str:
@@ -357,10 +472,14 @@ def _smt_poly(p: sp.Poly, names: dict) -> str:
 
 @dataclass(frozen=True)
 class _Result:
-    answer: str  # "sat" | "unsat" | "unknown" | "timeout" | "error: ..."
+    answer: str  # "sat" | "unsat" | RESOURCE_LIMIT | "unknown" | SAFETY_STOP | "error: ..."
     model: dict | None
     seconds: float
+    resources: int | None = None  # the solver's own count of resource units spent
 
+
+RESOURCE_LIMIT = "resource limit"  # the deterministic budget (rlimit) was spent
+SAFETY_STOP = "wall-clock safety stop"  # killed by the wall-clock net: depends on the machine's load
 
 _CVC5_CHILD = r"""
 import json, sys
@@ -368,7 +487,8 @@ import cvc5
 tm = cvc5.TermManager()
 s = cvc5.Solver(tm)
 s.setOption("produce-models", "true")
-s.setOption("tlimit", sys.argv[1])
+if int(sys.argv[1]) > 0:
+    s.setOption("rlimit", sys.argv[1])
 sm = cvc5.SymbolManager(tm)
 p = cvc5.InputParser(s, sm)
 p.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, sys.stdin.read(), "problem")
@@ -379,6 +499,7 @@ while True:
     cmd.invoke(s, sm)
 r = s.checkSat()
 ans = "sat" if r.isSat() else "unsat" if r.isUnsat() else "unknown"
+why = "" if ans != "unknown" else str(r.getUnknownExplanation())
 model = {}
 if r.isSat():
     for t in sm.getDeclaredTerms():
@@ -390,81 +511,139 @@ if r.isSat():
             model[str(t)] = ["alg", str(v.getRealAlgebraicNumberDefiningPolynomial(x)),
                              str(v.getRealAlgebraicNumberLowerBound().getRealValue()),
                              str(v.getRealAlgebraicNumberUpperBound().getRealValue())]
-print(json.dumps({"answer": ans, "model": model}))
+try:
+    used = s.getStatistics()["resource::resourceUnitsUsed"]["value"]
+except Exception:
+    used = None
+print(json.dumps({"answer": ans, "why": why, "model": model, "resources": used}))
 """
 
 
 _Z3_CHILD = r"""
 import sys
 import z3
-z3.set_param("timeout", int(sys.argv[1]))
 s = z3.SolverFor("QF_NRA")
+if int(sys.argv[1]) > 0:
+    s.set("rlimit", int(sys.argv[1]))
 s.from_string(sys.stdin.read())
 r = s.check()
 print(r)
+print('(:reason-unknown "%s")' % (s.reason_unknown() if r == z3.unknown else ""))
+st = s.statistics()
+print("(:rlimit %d)" % next((int(st.get_key_value(k)) for k in st.keys() if k == "rlimit count"), -1))
 if r == z3.sat:
     print(s.model().sexpr())
 """
 
 
-def _command(name: str, timeout: float) -> list[str]:
+def _command(name: str, timeout: float, rlimit: int = 0) -> list[str]:
+    """The child process's command line: ``rlimit`` resource units (0: none), ``timeout`` the
+    wall-clock safety net (z3's ``-T``; the parent kills the child as well)."""
     import os
     import shutil
     import sys
 
-    ms = str(max(1, int(timeout * 1000)))
     if name == "cvc5":
-        return [sys.executable, "-c", _CVC5_CHILD, ms]
+        return [sys.executable, "-c", _CVC5_CHILD, str(int(rlimit))]
     exe = shutil.which("z3", path=os.path.dirname(sys.executable)) or shutil.which("z3")
     if exe is None:  # the z3-solver wheel installs the executable; else its Python API
-        return [sys.executable, "-c", _Z3_CHILD, ms]
-    return [exe, "-in", "-smt2", f"-t:{ms}", f"-T:{max(1, int(timeout) + 1)}"]
+        return [sys.executable, "-c", _Z3_CHILD, str(int(rlimit))]
+    return [exe, "-in", "-smt2", f"-T:{max(1, int(timeout) + 1)}"]
 
 
-def _run(name: str, problem: _Problem, timeout: float) -> _Result:
-    """One solver call in a child process, killed when ``timeout`` (wall-clock) is spent."""
-    import json
+def _run(name: str, problem: _Problem, timeout: float, rlimit: int = 0) -> _Result:
+    """One solver call in a child process: ``rlimit`` resource units of the solver's own,
+    deterministic count (0: unlimited), killed when ``timeout`` seconds of wall clock are
+    spent (a safety net, answered as ``SAFETY_STOP``)."""
+    return _collect(_start(name, problem, timeout, rlimit))
+
+
+def _start(name: str, problem: _Problem, timeout: float, rlimit: int = 0) -> tuple:
+    """Start one solver call; its input is written at once (the children read it whole)."""
     import subprocess
 
     text, names = problem.smtlib()
-    cmd = _command(name, timeout)
+    cmd = _command(name, timeout, rlimit)
     if name == "z3" and "-in" in cmd:
-        text += "(check-sat)\n(get-model)\n"
+        head = f"(set-option :rlimit {int(rlimit)})\n" if rlimit > 0 else ""
+        text = head + text + "(check-sat)\n(get-info :reason-unknown)\n(get-info :rlimit)\n(get-model)\n"
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        out, err = proc.communicate(text, timeout=timeout + 0.5)
+        proc.stdin.write(text)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the child failed at once: its output says why
+    proc.stdin = None  # written and closed: communicate() must not touch it again
+    return proc, t0, names, name, timeout
+
+
+def _kill(proc) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+def _collect(handle: tuple) -> _Result:
+    """Wait for a started call (until its wall-clock safety net), parse its answer."""
+    import json
+    import subprocess
+
+    proc, t0, names, name, timeout = handle
+    try:
+        out, err = proc.communicate(timeout=max(0.0, timeout + 0.5 - (time.perf_counter() - t0)))
     except subprocess.TimeoutExpired:
-        return _Result("timeout", None, time.perf_counter() - t0)
+        return _Result(SAFETY_STOP, None, time.perf_counter() - t0)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+            _kill(proc)
     secs = time.perf_counter() - t0
     if name == "z3":
-        head, _, rest = out.strip().partition("\n")
-        head = head.strip()
-        if head not in ("sat", "unsat", "unknown"):
-            return _Result("timeout" if "timeout" in out + err else f"error: {(out + err).strip()[:200]}",
-                           None, secs)
-        if head == "unknown" and secs >= timeout * 0.9:
-            head = "timeout"
-        return _Result(head, _parse_z3_model(rest, names) if head == "sat" else None, secs)
+        return _z3_result(out, err, names, secs, timeout)
     try:
         data = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return _Result(f"error: {(out + err).strip()[-200:]}", None, secs)
     answer = data["answer"]
-    if answer == "unknown" and secs >= timeout * 0.9:
-        answer = "timeout"
+    used = data.get("resources")
+    if answer == "unknown" and "RESOURCEOUT" in data.get("why", ""):
+        answer = RESOURCE_LIMIT
     model = None
     if answer == "sat":
         try:
             model = {names[k]: _cvc5_value(v) for k, v in data["model"].items() if k in names}
         except (ValueError, sp.SympifyError):
             model = None
-    return _Result(answer, model, secs)
+    return _Result(answer, model, secs, None if used is None else int(used))
+
+
+def _z3_result(out: str, err: str, names: dict, secs: float, timeout: float) -> _Result:
+    lines = out.strip().splitlines()
+    head = lines[0].strip() if lines else ""
+    if head not in ("sat", "unsat", "unknown"):
+        if "timeout" in out + err or secs >= timeout:
+            return _Result(SAFETY_STOP, None, secs)
+        return _Result(f"error: {(out + err).strip()[:200]}", None, secs)
+    rest = lines[1:]
+    why = used = None
+    for line in rest[:2]:
+        if line.startswith("(:reason-unknown"):
+            why = line
+        elif line.startswith("(:rlimit"):
+            try:
+                used = int(line.strip("()").split()[1])
+            except (IndexError, ValueError):
+                used = None
+    model_text = "\n".join(rest[2:])
+    if head == "unknown":
+        text = (why or "") + out + err
+        if "resource limit" in text or "rlimit" in text:
+            head = RESOURCE_LIMIT
+        elif "timeout" in text or "canceled" in text:
+            head = SAFETY_STOP
+    model = _parse_z3_model(model_text, names) if head == "sat" else None
+    return _Result(head, model, secs, used if used is None or used >= 0 else None)
 
 
 def _cvc5_value(v):

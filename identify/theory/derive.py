@@ -34,15 +34,49 @@ MAX_PARAMETERS_UNIFORM = 9  # larger atoms are not derived (expansion and system
 # <= r), and the low-order monomials are far fewer and cheaper to certify (GELU, Gaussian MoE:
 # 146 monomials at order 2, certified in 0.3 s; 1210 at order 4, not certified at 1024 bits)
 STAGES = (2, 4)
-_DECISIONS: dict[str, tuple[str, str]] = {}  # system text -> (status, certificate)
+# (system key, rlimit, hint) -> (status, certificate, witness): a pure memo of a deterministic
+# function (the decision under the deterministic budget, from the same witness hint), so a hit
+# changes neither the answer, nor the text, nor which gradings are tried next; answers cut by
+# the wall-clock safety net are not stored
+_DECISIONS: dict[tuple, tuple[str, str, dict | None]] = {}
 
 
-def _decide(system, timeout: float):
+def _decide(system, timeout: float, rlimit=None):
     """decide() on a cell system. Its equations are weighted-homogeneous for the grading, but
     decide()'s case split on that grading was measured ~8x slower on the two-atom systems
     (7.0 s vs 0.96 s, Gaussian MoE level 4), so it is not passed."""
     from identify.theory.decide import decide
-    return decide(system.equations, system.weights, system.all_deltas, timeout=timeout)
+    return decide(system.polys, system.weights, system.all_deltas, timeout=timeout, rlimit=rlimit)
+
+
+def _hint_key(hint: dict | None, gens: tuple) -> tuple | None:
+    return None if hint is None else tuple(str(hint.get(g, 0)) for g in gens)
+
+
+def _decided(system, hint: dict | None, timeout: float, rlimit
+             ) -> tuple[str, str, dict | None]:
+    """(status, certificate, witness) of a cell system: a cheap exact witness, else decide().
+
+    Memoised on the system's canonical key (its equations up to a renaming of the unknowns
+    by position and a change of basis of the equations), the budget and the witness hint,
+    both by position too: a hit returns what the computation would return."""
+    from identify.theory.decide import SAFETY_STOP
+    gens = tuple(system.weights) + system.all_deltas
+    limits = tuple(sorted(rlimit.items())) if isinstance(rlimit, dict) else rlimit
+    key = (system.key(), limits, _hint_key(hint, gens))
+    if key in _DECISIONS:
+        status, cert, values = _DECISIONS[key]
+        return status, cert, None if values is None else dict(zip(gens, values, strict=True))
+    found = find_witness(system, hint)
+    if found is not None:
+        out = ("solution", found[1], found[0])
+    else:
+        d = _decide(system, timeout, rlimit)
+        out = (d.status, d.certificate, d.witness)
+    if SAFETY_STOP not in out[1]:
+        values = None if out[2] is None else tuple(out[2].get(g, 0) for g in gens)
+        _DECISIONS[key] = (out[0], out[1], values)
+    return out
 
 
 @dataclass(frozen=True)
@@ -165,8 +199,8 @@ def _exact_cell(expansion: Expansion) -> CellDerivation:
 
 
 def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeout: float,
-            budget: float, known: dict | None = None, first: tuple = (), full: bool = False
-            ) -> tuple[dict, list[Step], list[str], dict, dict]:
+            budget: float, known: dict | None = None, first: tuple = (), full: bool = False,
+            rlimit=None) -> tuple[dict, list[Step], list[str], dict, dict]:
     """best[block] = (exponent, grading, level); steps; notes; per-grading outcome; lows.
 
     ``known[g]`` = a level below which the (m-1)-atom cell had solutions under g: a solution
@@ -180,7 +214,6 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
     steps: list[Step] = []
     notes: list[str] = []
     outcome: dict[Grading, str] = {}
-    cache = _DECISIONS
     witnesses: dict[Grading, dict] = {}
     start = time.perf_counter()
     if first and not full:
@@ -192,8 +225,9 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
         order = list(dict.fromkeys([*first, *gradings(blocks, max_weight)]))
     for gr in order:
         if time.perf_counter() - start > budget:
-            notes.append(f"search stopped by the time budget ({budget:g} s) before the grading "
-                         f"{grading_text(gr)}")
+            notes.append(f"wall-clock safety stop: the search passed {budget:g} s before the "
+                         f"grading {grading_text(gr)} (this depends on the machine's load; the "
+                         "deterministic budget is the solvers' rlimit)")
             break
         wt = dict(gr)
 
@@ -207,21 +241,10 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
         outcome[gr] = f"solutions at every level up to {max_level}"
         while r <= max_level and useful(r):
             system = cell_system(expansion, m, r, gr)
-            key = system.key()
             t0 = time.perf_counter()
-            if key in cache:
-                status, cert = cache[key]
-            else:
-                found = find_witness(system, witnesses.get(gr))
-                if found is not None:
-                    witnesses[gr], cert = found
-                    status = "solution"
-                else:
-                    d = _decide(system, timeout)
-                    status, cert = d.status, d.certificate
-                    if d.witness is not None:
-                        witnesses[gr] = d.witness
-                cache[key] = (status, cert)
+            status, cert, witness = _decided(system, witnesses.get(gr), timeout, rlimit)
+            if witness is not None:
+                witnesses[gr] = witness
             steps.append(Step(gr, r, status, cert, time.perf_counter() - t0, len(system.forms)))
             if status == "no solution":
                 outcome[gr] = f"r* = {r}"
@@ -242,16 +265,18 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
     return best, steps, notes, outcome, lows
 
 
-def _recheck(expansion2: Expansion, m: int, gr: Grading, r: int, timeout: float) -> str:
-    return _decide(cell_system(expansion2, m, r, gr), timeout).status
+def _recheck(expansion2: Expansion, m: int, gr: Grading, r: int, timeout: float,
+             rlimit=None) -> str:
+    return _decide(cell_system(expansion2, m, r, gr), timeout, rlimit).status
 
 
 def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_level: int,
                max_weight: int, timeout: float, budget: float, known: dict | None = None,
-               first: tuple = (), full: bool = False) -> tuple[CellDerivation, dict]:
+               first: tuple = (), full: bool = False, rlimit=None
+               ) -> tuple[CellDerivation, dict]:
     blocks = _blocks(expansion)
     best, steps, notes, outcome, lows = _search(expansion, m, max_level, max_weight, timeout,
-                                                budget, known, first, full)
+                                                budget, known, first, full, rlimit)
     exps = []
     checked: dict[tuple, bool] = {}
     for b in blocks:
@@ -269,7 +294,7 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
         ok = True
         if expansion2 is not None:
             if (gr, r) not in checked:
-                checked[(gr, r)] = _recheck(expansion2, m, gr, r, timeout) == "no solution"
+                checked[(gr, r)] = _recheck(expansion2, m, gr, r, timeout, rlimit) == "no solution"
             ok = checked[(gr, r)]
         sat_below = [s for s in steps if s.grading == gr and s.level == r - 1
                      and s.status == "solution"]
@@ -299,12 +324,16 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
 
 
 def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight: int = 2,
-           timeout: float = 10.0, budget: float = 60.0, seed: int = 0,
-           normaliser: bool | None = None, recheck: bool = True, full: bool = False
-           ) -> Derivation:
+           timeout: float = 60.0, budget: float = 600.0, seed: int = 0,
+           normaliser: bool | None = None, recheck: bool = True, full: bool = False,
+           rlimit=None) -> Derivation:
     """Derived exponents for every block of ``model`` and every cell size in ``cells``.
 
-    ``timeout``: seconds per solver call; ``budget``: seconds of search per cell size;
+    ``rlimit``: the deterministic budget of every solver call, in the solvers' resource units
+    (default ``decide.DEFAULT_RLIMIT``): the answers, the gradings tried and the proof text do
+    not depend on the machine's load; ``timeout`` (seconds per solver call) and ``budget``
+    (seconds of search per cell size) are wall-clock safety nets only, reported as "wall-clock
+    safety stop" when they cut anything;
     ``full``: search every grading for m >= 3 too (default: the gradings that gave the
     (m-1)-atom exponents and the uniform one).
     """
@@ -365,7 +394,7 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
             if e1.independent is not True or (e2 is not None and e2.independent is not True):
                 break  # keep the result of the lower order; the note says why
             cd, lows = _over_cell(e1, e2, m, order, max_weight, timeout, budget,
-                                  known if previous == m - 1 else None, first, full)
+                                  known if previous == m - 1 else None, first, full, rlimit)
             exp = e1
             if cd.status == "derived":
                 break

@@ -167,7 +167,8 @@ def _short_reason(proof: str) -> str:
 def derivation_for(model, cells: Sequence[int], **options) -> Derivation:
     """The derivation of ``model`` for ``cells`` (always including 1 and 2), cached."""
     cells = tuple(sorted(set(cells) | {1, 2}))
-    key = (model, cells, tuple(sorted(options.items())))
+    key = (model, cells, tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                                      for k, v in options.items())))
     if key not in _CACHE:
         _CACHE[key] = derive(model, cells, **options)
     return _CACHE[key]
@@ -192,7 +193,7 @@ def _has_weight(gate) -> bool:
 def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) -> Prediction:
     """Derived rates for every block of ``result.model`` and every cell size.
 
-    ``options`` go to :func:`identify.theory.derive.derive` (``timeout``, ``budget``,
+    ``options`` go to :func:`identify.theory.derive.derive` (``rlimit``, ``timeout``, ``budget``,
     ``max_level``, ``max_weight``).
     """
     cells = parse_cells(cell_sizes)

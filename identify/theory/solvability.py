@@ -143,17 +143,20 @@ def rtilde_system(m: int, r: int) -> LevelSystem:
                        tuple(zip(w, t[0], t[1], t[2], t[3], strict=True)))
 
 
-def decide_level(system: LevelSystem, *, timeout: float = 10.0, symmetry: bool | None = None) -> Decision:
+def decide_level(system: LevelSystem, *, timeout: float = 10.0, symmetry: bool | None = None,
+                 rlimit=None) -> Decision:
     """Has ``system`` a non-trivial real solution? (witness in the paper's unknowns).
 
     ``symmetry``: sort the interchangeable atoms (an exact reduction, checked by ``decide``);
     default: for r-bar only, where with the grading it leaves one case (largest s1 = 1); for
     r-tilde it multiplies the cases and slowed cvc5 down (measured, docs/theory-solvability.md).
+    ``rlimit``: the solvers' deterministic budget (``decide``); ``timeout``: the wall-clock net.
     """
     if symmetry is None:
         symmetry = system.kind == "rbar"
     d = decide(system.decide_equations, system.weights, system.deltas, free=system.free,
-               grading=system.grading, atoms=system.atoms if symmetry else None, timeout=timeout)
+               grading=system.grading, atoms=system.atoms if symmetry else None, timeout=timeout,
+               rlimit=rlimit)
     if d.witness is None:
         return d
     witness = {system.squares.get(k, k): (sp.sqrt(v) if k in system.squares else v)
@@ -179,7 +182,7 @@ class SmallestLevel:
 
 
 def smallest_level(kind: str, m: int, *, r_max: int | None = None, timeout: float = 10.0,
-                   start: int | None = None) -> SmallestLevel:
+                   start: int | None = None, rlimit=None) -> SmallestLevel:
     """Decide levels start, start + 1, ... until one has no non-trivial solution.
 
     A solution at level r is one at every lower level (the equations are nested), so the first
@@ -205,7 +208,7 @@ def smallest_level(kind: str, m: int, *, r_max: int | None = None, timeout: floa
     r_max = max(start, 2 * m + 2) if r_max is None else r_max
     lower = start
     for r in range(start, r_max + 1):
-        d = decide_level(build(m, r), timeout=timeout)
+        d = decide_level(build(m, r), timeout=timeout, rlimit=rlimit)
         steps.append((r, d.status, d.certificate))
         if d.status == "solution":
             lower = r + 1

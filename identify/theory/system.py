@@ -103,6 +103,24 @@ class CellSystem:
             out.append(sympy.expand(total))
         return tuple(out)
 
+    @cached_property
+    def polys(self) -> tuple[sympy.Poly, ...]:
+        """The equations as polynomials in weights + all_deltas, built from the forms' terms
+        (the same polynomials as ``equations``, without sympy's expand)."""
+        m, n = self.cell_size, len(self.expansion.parameters)
+        gens = tuple(self.weights) + self.all_deltas
+        out = []
+        for f in self.forms:
+            terms = {}
+            for i in range(m):
+                for a, c in f.terms:
+                    mon = [0] * (m + m * n)
+                    mon[i] = 1
+                    mon[m + i * n:m + (i + 1) * n] = a
+                    terms[tuple(mon)] = c
+            out.append(sympy.Poly.from_dict(terms, *gens, domain=sympy.QQ))
+        return tuple(out)
+
     def per_atom(self, form: InitialForm) -> sympy.Expr:
         ds = [sympy.Symbol(f"d{s.name}") for s in self.expansion.parameters]
         return sympy.Add(*[c * sympy.Mul(*[s ** k for s, k in zip(ds, a, strict=True)])
@@ -113,10 +131,22 @@ class CellSystem:
         return tuple(s for u in self.deltas for s in u)
 
     def key(self) -> str:
-        """A canonical text of the system (for caching decisions): the cell size and the sorted
-        per-atom polynomials, which determine the equations exactly."""
-        forms = sorted(";".join(f"{a}:{c}" for a, c in f.terms) for f in self.forms)
-        return f"{self.cell_size}|{len(self.expansion.parameters)}|" + "|".join(forms)
+        """A canonical text of the system (for caching decisions): the cell size, the number
+        of parameters and the reduced row-echelon basis of the span of the per-atom
+        polynomials. Two systems with the same key have the same solutions (a change of basis
+        of the equations, the unknowns renamed by position), whatever grading built them."""
+        alphas = sorted({a for f in self.forms for a, _ in f.terms})
+        head = f"{self.cell_size}|{len(self.expansion.parameters)}|"
+        if not alphas:
+            return head
+        col = {a: j for j, a in enumerate(alphas)}
+        rows = [[flint.fmpq(0)] * len(alphas) for _ in self.forms]
+        for i, f in enumerate(self.forms):
+            for a, c in f.terms:
+                rows[i][col[a]] = flint.fmpq(int(c.p), int(c.q))
+        R, rank = flint.fmpq_mat(len(rows), len(alphas), [v for r in rows for v in r]).rref()
+        return head + "|".join(";".join(f"{alphas[j]}:{R[i, j]}" for j in range(len(alphas))
+                                        if R[i, j] != 0) for i in range(rank))
 
     def to_dict(self) -> dict:
         return {"cell_size": self.cell_size, "level": self.level,

@@ -26,10 +26,41 @@ __all__ = ["find_witness"]
 
 
 def _terms(system):
+    """The equations' terms (Fraction coefficient, exponent vector over ``gens``), read from
+    the initial forms without sympy: equation f is sum_i w_i sum_alpha c_alpha u_i^alpha."""
     gens = tuple(system.weights) + system.all_deltas
-    polys = [sp.Poly(e, *gens) for e in system.equations]
-    terms = [[(Fraction(int(c.p), int(c.q)), mon) for mon, c in p.terms()] for p in polys]
-    return gens, polys, terms
+    m, n = system.cell_size, len(system.expansion.parameters)
+    terms = []
+    for f in system.forms:
+        coeffs = [(Fraction(int(c.p), int(c.q)), a) for a, c in f.terms]
+        eq = []
+        for i in range(m):
+            for c, a in coeffs:
+                mon = [0] * (m + m * n)
+                mon[i] = 1
+                mon[m + i * n:m + (i + 1) * n] = a
+                eq.append((c, tuple(mon)))
+        terms.append(eq)
+    return gens, terms
+
+
+def _polys(system, gens) -> list:
+    return list(system.polys)
+
+
+def _near_zero_terms(terms, point) -> bool:
+    """Floating-point screen (only ever rejects; an accepted candidate is checked exactly)."""
+    for eq in terms:
+        total = 0.0
+        for c, mon in eq:
+            t = float(c)
+            for v, k in zip(point, mon, strict=True):
+                if k:
+                    t *= v ** k
+            total += t
+        if abs(total) > 1e-9:
+            return False
+    return True
 
 
 def _zero(terms, values: tuple) -> bool:
@@ -121,44 +152,43 @@ def _gauss_hermite_candidates(system, gens):
             yield values
 
 
-def _near_zero(funcs, values: dict, gens) -> bool:
-    point = [float(values[g]) for g in gens]
-    for f in funcs:
-        if abs(f(*point)) > 1e-9:
-            return False
-    return True
-
-
 def find_witness(system, previous: dict | None = None) -> tuple[dict, str] | None:
     """An exactly checked witness of ``system`` of a simple shape, or None."""
-    gens, polys, terms = _terms(system)
+    gens, terms = _terms(system)
+    polys: list = []  # built on the first candidate that passes the screen
+
+    def exact(values):
+        if not polys:
+            polys.extend(_polys(system, gens))
+        return check_witness(polys, values, system.weights, system.all_deltas)
+
     n = len(system.expansion.parameters)
     if previous is not None and not all(sp.sympify(v).is_Rational for v in previous.values()) \
-            and all(g in previous for g in gens):
-        chk = check_witness(polys, previous, system.weights, system.all_deltas)
+            and all(g in previous for g in gens) \
+            and _near_zero_terms(terms, [float(previous[g]) for g in gens]):
+        chk = exact(previous)
         if chk.ok:
             return dict(previous), f"the previous level's witness, checked exactly ({chk.method})"
-    found = _simple(system, gens, polys, terms, n, previous)
+    found = _simple(system, gens, exact, terms, n, previous)
     if found is not None or system.cell_size < 2:
         return found
-    funcs = [sp.lambdify(gens, p.as_expr(), "math") for p in polys]
     for values in _gauss_hermite_candidates(system, gens):
-        if not _near_zero(funcs, values, gens):
+        if not _near_zero_terms(terms, [float(values[g]) for g in gens]):
             continue
-        chk = check_witness(polys, values, system.weights, system.all_deltas)
+        chk = exact(values)
         if chk.ok:
             return values, ("Gauss-Hermite witness (nodes of He_"
                             f"{system.cell_size}), checked exactly ({chk.method})")
     return None
 
 
-def _simple(system, gens, polys, terms, n, previous):
+def _simple(system, gens, exact, terms, n, previous):
     for values in _candidates(system.cell_size, n, previous, gens):
         if not any(values[len(system.weights):]) or not _zero(terms, values):
             continue
         witness = {g: sp.Rational(v.numerator, v.denominator) for g, v in zip(gens, values,
                                                                               strict=True)}
-        chk = check_witness(polys, witness, system.weights, system.all_deltas)
+        chk = exact(witness)
         if chk.ok:
             return witness, f"witness of a simple shape, checked exactly ({chk.method})"
     return None

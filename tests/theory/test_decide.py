@@ -62,8 +62,8 @@ def test_algebraic_zero_test_sees_a_tiny_nonzero_value():
     assert not check_witness(polys, {w1: 1, d1: r2, d2: r3, u: close}, [w1], [d1, d2]).ok
 
 
-def test_timeout_returns_unknown_promptly_and_leaves_no_process(monkeypatch):
-    # a hard instance (the r-bar system, m = 4, level 8) under a 1 s budget per solver
+def test_safety_net_returns_unknown_promptly_says_so_and_leaves_no_process(monkeypatch):
+    # a hard instance (the r-bar system, m = 4, level 8), no deterministic budget, 1 s net
     import subprocess
 
     from identify.theory.solvability import rbar_system
@@ -79,10 +79,11 @@ def test_timeout_returns_unknown_promptly_and_leaves_no_process(monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
     s = rbar_system(4, 8)
     t0 = time.perf_counter()
-    d = decide(s.decide_equations, s.weights, s.deltas, free=s.free, timeout=1.0)
+    d = decide(s.decide_equations, s.weights, s.deltas, free=s.free, timeout=1.0, rlimit=0)
     assert d.status == "unknown"
     assert time.perf_counter() - t0 < 8
-    assert "z3: timeout" in d.certificate and "cvc5: timeout" in d.certificate
+    assert "z3: wall-clock safety stop" in d.certificate and "cvc5: wall-clock safety stop" in d.certificate
+    assert "depends on the machine's load" in d.certificate
     assert len(started) == 2 and all(p.poll() is not None for p in started)
 
 
@@ -94,8 +95,9 @@ def test_z3_python_api_fallback(monkeypatch):
 
     original = mod._command
 
-    def without_executable(name, timeout):
-        return [sys.executable, "-c", mod._Z3_CHILD, "10000"] if name == "z3" else original(name, timeout)
+    def without_executable(name, timeout, rlimit=0):
+        return ([sys.executable, "-c", mod._Z3_CHILD, str(rlimit)] if name == "z3"
+                else original(name, timeout, rlimit))
 
     monkeypatch.setattr(mod, "_command", without_executable)
     d = decide([d1**2 - 2, w1 - 3], [w1], [d1], solvers=("z3",), timeout=10)
@@ -168,12 +170,43 @@ def test_decide_rejects_a_solver_model_that_fails_the_exact_check(monkeypatch):
 
     original = mod._run
 
-    def lying_z3(name, problem, timeout):
+    def lying_z3(name, problem, timeout, rlimit=0):
         if name == "z3":
             return mod._Result("sat", {d1: sp.Rational(14142, 10000)}, 0.01)
-        return original(name, problem, timeout)
+        return original(name, problem, timeout, rlimit)
 
     monkeypatch.setattr(mod, "_run", lying_z3)
     d = decide([d1**2 - 2, w1 * d1**2 + 1], [w1], [d1], timeout=10)
     assert d.status == "unknown" and d.witness is None
     assert "witness rejected" in d.certificate and "cvc5: unsat" in d.certificate
+
+
+def test_the_deterministic_budget_is_reported_and_counted():
+    # the same hard instance under a small resource budget: both solvers stop on their own
+    # count, long before the wall-clock net, and the certificate says which budget was spent
+    from identify.theory.solvability import rbar_system
+
+    s = rbar_system(4, 8)
+    d = decide(s.decide_equations, s.weights, s.deltas, free=s.free, timeout=60,
+               rlimit={"z3": 50000, "cvc5": 10000})
+    assert d.status == "unknown"
+    assert "z3: resource limit" in d.certificate and "cvc5: resource limit" in d.certificate
+    assert "resource units per call cvc5 10000, z3 50000" in d.certificate
+    assert "safety" not in d.certificate
+    assert dict(d.rlimit) == {"z3": 50000, "cvc5": 10000}
+    assert all(r is not None and r >= 10000 for r in d.resources)
+    assert d.to_dict()["answers"][0]["resources"] >= 50000
+
+
+def test_a_decided_system_reports_the_resources_it_used_and_no_timing_in_the_certificate():
+    d = decide([w1 * d1**2 + 1], [w1], [d1], timeout=10)
+    assert d.status == "no solution"
+    assert all(isinstance(r, int) and r > 0 for r in d.resources)
+    assert " s)" not in d.certificate  # timings are in answers, not in the proof text
+
+
+def test_rlimit_must_be_a_non_negative_integer():
+    with pytest.raises(IdentifyError, match="rlimit"):
+        decide([w1 * d1], [w1], [d1], rlimit=-1)
+    with pytest.raises(IdentifyError, match="rlimit"):
+        decide([w1 * d1], [w1], [d1], rlimit={"z3": 1.5})

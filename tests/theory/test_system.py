@@ -68,3 +68,23 @@ def test_bad_input_is_one_error_line(capsys, argv, words):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and words in err and "Traceback" not in err
+
+
+def test_the_key_is_the_span_and_the_polys_are_the_equations(tanh_expansion):
+    import dataclasses
+
+    from identify.theory.system import InitialForm
+
+    s = cell_system(tanh_expansion, 2, 3)
+    gens = tuple(s.weights) + s.all_deltas
+    assert [sympy.Poly(e, *gens, domain=sympy.QQ) for e in s.equations] == list(s.polys)
+    # another basis of the same span: f0 + 2 f1 in place of f0, the rest reversed
+    f0, f1 = s.forms[0], s.forms[1]
+    mixed = dict(f0.terms)
+    for a, c in f1.terms:
+        mixed[a] = mixed.get(a, 0) + 2 * c
+    other = (InitialForm(f0.degree, tuple((a, c) for a, c in mixed.items() if c != 0)),
+             *reversed(s.forms[1:]))
+    assert dataclasses.replace(s, forms=other).key() == s.key()
+    # a smaller span (one equation dropped) is another system
+    assert dataclasses.replace(s, forms=s.forms[1:]).key() != s.key()
