@@ -28,7 +28,7 @@ from collections.abc import Callable
 import mpmath
 import sympy
 from sympy.core.function import ArgumentIndexError
-from sympy.core.sympify import _sympify  # strict: never parses strings
+from sympy.core.sympify import SympifyError
 
 __all__ = [
     "sigmoid",
@@ -96,7 +96,7 @@ class sigmoid(_Activation):  # noqa: N801 - sympy naming convention
     """
 
     @classmethod
-    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:
+    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:  # sympy's Function hook, not Python eval
         if z.is_zero:
             return sympy.S.Half
         if z is sympy.S.Infinity:
@@ -132,7 +132,7 @@ class softplus(_Activation):  # noqa: N801 - sympy naming convention
     """
 
     @classmethod
-    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:
+    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:  # sympy's Function hook, not Python eval
         if z.is_zero:
             return sympy.log(2)
         if z is sympy.S.Infinity:
@@ -171,7 +171,7 @@ class relu(_Activation):  # noqa: N801 - sympy naming convention
     """
 
     @classmethod
-    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:
+    def eval(cls, z: sympy.Expr) -> sympy.Expr | None:  # sympy's Function hook, not Python eval
         if z.is_extended_nonnegative:
             return z
         if z.is_extended_nonpositive:
@@ -208,6 +208,16 @@ class relu(_Activation):  # noqa: N801 - sympy naming convention
         return True if self.args[0].is_real else None
 
 
+def _expr(z: object) -> sympy.Basic:
+    """A sympy object or a Python number as a sympy object; anything else (text above all)
+    is refused: these helpers receive trees the whitelisting parser built, never user text."""
+    if isinstance(z, sympy.Basic):
+        return z
+    if isinstance(z, bool) or not isinstance(z, int | float):
+        raise SympifyError(z)  # as sympy's strict conversion would, without any parser
+    return sympy.Integer(z) if isinstance(z, int) else sympy.Float(z)
+
+
 def gelu(z: sympy.Expr) -> sympy.Expr:
     """Gaussian error linear unit ``z*(1 + erf(z/sqrt(2)))/2``.
 
@@ -221,7 +231,7 @@ def gelu(z: sympy.Expr) -> sympy.Expr:
     sympy.Expr
         An elementary expression (no custom function class).
     """
-    z = _sympify(z)
+    z = _expr(z)
     return z * (1 + sympy.erf(z / sympy.sqrt(2))) / 2
 
 
@@ -238,7 +248,7 @@ def silu(z: sympy.Expr) -> sympy.Expr:
     sympy.Expr
         ``z*sigmoid(z)``.
     """
-    z = _sympify(z)
+    z = _expr(z)
     return z * sigmoid(z)
 
 
@@ -260,7 +270,7 @@ def ELEMENTARY_REWRITE(expr: sympy.Expr) -> sympy.Expr:  # noqa: N802 - public n
         ``softplus(z) -> log(1 + exp(z))`` and ``relu(z) -> z*Heaviside(z)``,
         also inside derivatives and nested arguments.
     """
-    expr = _sympify(expr)
+    expr = _expr(expr)
     return expr.replace(
         lambda e: isinstance(e, _Activation),
         lambda e: e._elementary(e.args[0]),

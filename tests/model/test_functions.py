@@ -172,7 +172,7 @@ def test_pickle_round_trip():
 
 
 def test_constructors_never_parse_strings():
-    """gelu/silu/ELEMENTARY_REWRITE convert with sympy's strict _sympify: text is refused, so
+    """gelu/silu/ELEMENTARY_REWRITE accept only sympy objects and numbers: text is refused, so
     no user string can reach sympy's parser through them."""
     from sympy.core.sympify import SympifyError
 
