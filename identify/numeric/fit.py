@@ -201,15 +201,20 @@ def truth_objective(nm_true: NumericModel, theta_true: np.ndarray, X, y) -> floa
 
 # -- least squares ------------------------------------------------------------------------
 
+def _one_blas_thread(fit_fn):
+    """Run a fit with one BLAS thread: its products are small or tall-and-narrow (the QR of
+    a least-squares Jacobian, 13 x 13 Hessians on 5 x 4096 blocks), gain nothing from threads
+    (a contended second thread made the QR 30x slower), and the result must not depend on
+    the thread count (sweeps run their fits with one thread)."""
+    def run(*args):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fit_fn(*args)
+    run.__name__, run.__doc__ = fit_fn.__name__, fit_fn.__doc__
+    return run
+
+
+@_one_blas_thread
 def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
-    # one BLAS thread: the QR of a tall, narrow Jacobian gains nothing from threads (a
-    # contended second thread made it 30x slower) and the result must not depend on the
-    # thread count (sweeps run their fits with one thread)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _lse_fit(nm, X, y, x0, settings, box)
-
-
-def _lse_fit(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     n = len(y)
     lo, hi = _bounds(nm, box)
     positive = bool(np.any(lo > -box))
@@ -277,14 +282,8 @@ def _lse_fit(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
 
 # -- Gaussian MoE -------------------------------------------------------------------------
 
+@_one_blas_thread
 def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
-    # one BLAS thread, as for least squares: the products are small (13 x 13 Hessians, 5 x 4096
-    # blocks), and the result must not depend on the thread count
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _gaussian_fit(nm, X, y, x0, settings, box)
-
-
-def _gaussian_fit(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     n = len(y)
     lo, hi = _bounds(nm, box)
     theta = np.clip(x0, lo, hi)
