@@ -115,8 +115,8 @@ def summary(claims) -> list[str]:
         if function is not None and function.verdict == "confirmed" and any(
                 f.verdict == "inconclusive" for _, f in over):
             lines.append("    note: the fitted regression function reaches the truth at n^-1/2 "
-                         "(confirmed) while some over-fitted blocks are undecided: at these "
-                         "sizes the estimator is consistent as a function but its atoms are "
-                         "not yet near the truth's; larger n, not only more replicates, would "
-                         "settle them.")
+                         "(confirmed) while some over-fitted blocks are undecided: the function "
+                         "is estimated at these sizes, its atoms not yet shown to be; this "
+                         "points to a pre-asymptotic range, which larger n, not only more "
+                         "replicates, would settle.")
     return lines
