@@ -21,8 +21,10 @@ chromium:
 	  { echo "installing Debian's chromium for the report's browser test (needs root)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# one pytest worker per logical core (pytest-xdist); the slow tests stay serial, they start
+# their own process pools
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n logical
 
 test-slow: $(STAMP) chromium
 	$(BIN)/python -m pytest -m slow -q
