@@ -43,6 +43,7 @@ from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
 from identify.numeric.em import em_iteration
 from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
+from identify.numeric.kinks import certify, kink_newton, kink_set, kink_weights
 from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import newton_minimise, projected_gradient
 
@@ -51,7 +52,7 @@ __all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "
 
 #: the keys of :meth:`FitResult.to_dict` that certify a fit (stable names, consumed by sweeps)
 CERTIFICATE_KEYS = ("status", "reason", "objective", "grad_norm", "grad_tol", "truth_objective",
-                    "iterations", "method", "active_bounds", "starts")
+                    "iterations", "method", "active_bounds", "starts", "kinks")
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ class FitResult:
     truth_objective: float | None = None
     method: str = ""
     active_bounds: int = 0
+    # the Laplace gate's kinks (identify.numeric.kinks): the coordinates on a kink, their
+    # one-sided derivatives and the residual norms; None for a smooth objective
+    kinks: dict | None = None
 
     def to_dict(self) -> dict:
         """The certificate (:data:`CERTIFICATE_KEYS`) and ``seconds`` (wall time: keep it out
@@ -124,7 +128,8 @@ class FitResult:
                "objective": self.objective, "grad_norm": self.grad_norm,
                "grad_tol": self.grad_tol, "truth_objective": self.truth_objective,
                "method": self.method, "active_bounds": self.active_bounds,
-               "starts": self.starts, "seconds": round(self.seconds, 4)}
+               "starts": self.starts, "kinks": self.kinks,
+               "seconds": round(self.seconds, 4)}
         return out
 
 
@@ -277,7 +282,7 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             obj, grad, active = certificate(theta)
         budget = out.stop == "budget"
     stop = "gradient" if grad <= settings.grad_tol else "budget" if budget else "stalled"
-    return theta, stop, nfev, obj, grad, active, method
+    return theta, stop, nfev, obj, grad, active, method, None
 
 
 # -- Gaussian MoE -------------------------------------------------------------------------
@@ -313,8 +318,33 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     out = newton_minimise(fun, theta, lo, hi, grad_tol=settings.grad_tol,
                           max_iter=settings.newton_iterations)
     method = f"em({em_it})+newton({'analytic' if analytic else 'fd'} hessian)"
-    return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
-            method)
+    ks = kink_set(nm, X)
+    if ks is None:
+        return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
+                method, None)
+    return _kinked(nm, X, y, fun, out, ks, lo, hi, settings, em_it + out.iterations, method, "mle")
+
+
+def _kinked(nm, X, y, fun, out, ks, lo, hi, settings: FitSettings, iterations: int, method: str,
+            objective: str):
+    """The Laplace gate's kinks (:mod:`identify.numeric.kinks`): after a stall of the smooth
+    phase, Newton over the cells between kinks; then the piecewise-smooth certificate."""
+    def weights(th):
+        return kink_weights(nm, X, y, th, ks, objective)
+    theta, stop, value = out.theta, out.stop, out.value
+    if stop == "stalled":
+        ko = kink_newton(fun, theta, lo, hi, ks, weights, grad_tol=settings.grad_tol,
+                         max_iter=settings.newton_iterations,
+                         max_rounds=settings.newton_iterations)
+        iterations += ko.iterations
+        method += f"+kinks({ko.rounds} moves)"
+        # from the stall point put on its kinks (a change of F below rounding), descending
+        theta, stop, value = ko.theta, ko.stop, ko.value
+    _, g, _ = fun(theta, True)
+    cert, active = certify(g, theta, lo, hi, ks, weights(theta))
+    if stop != "budget":  # the certificate decides: converged means exactly that it passed
+        stop = "gradient" if cert.norm <= settings.grad_tol else "stalled"
+    return theta, stop, iterations, value, cert.norm, active, method, cert
 
 
 def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray],
@@ -339,7 +369,7 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
         except (ValueError, FloatingPointError, np.linalg.LinAlgError, OverflowError) as exc:
             reasons.append(f"{type(exc).__name__}: {exc}")
             continue
-        theta, stop, it, obj, grad, active, method = out
+        theta, stop, it, obj, grad, active, method, _ = out
         total_it += it
         if not np.all(np.isfinite(theta)) or not np.isfinite(obj):
             reasons.append("non-finite parameters or objective")
@@ -355,7 +385,7 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
         return FitResult(starts[0], "failed", "; ".join(reasons) or "no start succeeded",
                          total_it, float("nan"), float("nan"), seconds, len(starts),
                          settings.grad_tol, ref, "")
-    theta, stop, _, obj, grad, active, method = best
+    theta, stop, _, obj, grad, active, method, kcert = best
     reason = None
     if stop == "budget":
         status = "budget"
@@ -370,4 +400,5 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
     else:
         status = "converged"
     return FitResult(theta, status, reason, total_it, obj, grad, seconds, len(starts),
-                     settings.grad_tol, ref, method, active)
+                     settings.grad_tol, ref, method, active,
+                     None if kcert is None else kcert.to_dict())

@@ -1,0 +1,235 @@
+"""Stationarity at the Laplace gate's kinks: a certificate, and a method that reaches them.
+
+The 1-D Laplace gate's score s_i(x) = beta0_i - |W_i - x| has a kink in W_i at every data
+point. The objective F = (1/n) sum_m f_m (f_m = -log-likelihood of observation m, or its
+squared residual) depends on W_i through the scores alone, so where W_i = x_m (and only
+observation m, or the observations with that same input, sit there) it is locally
+
+    F(theta) = smooth(theta) + w_i |W_i - x_m|,    w_i = -(1/n) sum_{x_j = x_m} df_j/ds_i,
+
+with df_j/ds_i from the smooth outer function (the normaliser and the likelihood):
+-(gamma_ji - g_ji) for the Gaussian MoE (responsibility minus gate weight), 2 r_j g_ji
+(h_ji - f_j) for least squares (r = fit - y). The compiled gradient takes
+d|t|/dt = sign(0) = 0 there, so it returns the smooth part's derivative s_i (the midpoint of
+the one-sided derivatives), and
+
+    D+ = s_i + w_i (to the right),    D- = s_i - w_i (to the left).
+
+The directional derivative F'(theta; d) = g . d + sum_kinks w_i |d_i| is separable, so
+theta is d-stationary (no direction descends) exactly when every smooth coordinate has
+g_i = 0 (projected, at an active bound) and every kinked one has D- <= 0 <= D+. The
+certificate's residual per coordinate is the steepest one-sided descent rate, max(0, -D+,
+D-): |g_i| for a smooth coordinate, max(0, |s_i| - w_i) at a kink -- for a convex kink
+(w_i >= 0) the distance of 0 to the subdifferential [D-, D+], i.e. the minimum-norm
+(Clarke) subgradient; a concave kink (w_i < 0, a local maximum along W_i) gives |s_i| + |w_i|
+and passes only when both sides are flat. Its Euclidean norm is the steepest descent rate
+of F at theta over unit directions; ``converged`` requires it <= grad_tol.
+
+The method (:func:`kink_newton`): after the smooth Newton phase stalls (its iterates pile up
+at a kink), each W_i is confined to its *cell*, the interval between the two consecutive data
+points around it, where F is smooth. Newton on the box of cells, with the one-sided
+derivative from inside the cell at a cell's edge, converges there (a W_i held at an edge is
+an active bound); then every W_i held at an edge whose outer side descends (D- > 0 at the
+left edge, D+ < 0 at the right one) moves to the neighbouring cell, and Newton runs again.
+The objective decreases strictly from round to round; rounds are capped (``budget``). No
+clock, fixed order: the same bits in every process.
+
+Scope: the 1-D Laplace gate (the Euclidean norm's cone point in dimension > 1 is not
+handled: those fits are certified by the smooth gradient test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from identify.numeric.compile import NumericModel
+from identify.numeric.newton import newton_minimise, projected_gradient
+
+__all__ = ["KinkSet", "KinkCertificate", "kink_set", "kink_weights", "certify", "kink_newton"]
+
+
+@dataclass(frozen=True)
+class KinkSet:
+    """The kinked coordinates of a fit: positions in theta_free, their atoms and names, and
+    the kinks (the sorted distinct data inputs)."""
+
+    coords: tuple[int, ...]
+    atoms: tuple[int, ...]
+    names: tuple[str, ...]
+    points: np.ndarray
+
+
+def kink_set(nm: NumericModel, X: np.ndarray) -> KinkSet | None:
+    """The Laplace centres W_i of a 1-D Laplace-gated model (softmax normaliser), or None."""
+    if nm.gate.name != "laplace" or nm.model.dim != 1 or nm.gate.normaliser != "softmax":
+        return None
+    free = [s for s in nm.slots if s.free]
+    coords = [j for j, s in enumerate(free) if s.symbol == "W"]
+    if not coords:
+        return None
+    return KinkSet(tuple(coords), tuple(free[j].atom for j in coords),
+                   tuple(free[j].name for j in coords),
+                   np.unique(np.asarray(X, float)[:, 0]))
+
+
+def kink_weights(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
+                 ks: KinkSet, objective: str = "mle") -> np.ndarray:
+    """w_i for every kinked coordinate: F = smooth + w_i |W_i - x_m| near theta when W_i equals
+    the data input x_m (exactly), and nan where W_i is on no data point. ``objective``: "mle"
+    (F = -log-likelihood / n) or "lse" (F = RSS / n). Analytic: from the gate weights,
+    responsibilities and experts at the observations on the kink."""
+    n = len(y)
+    x = np.asarray(X, float)[:, 0]
+    out = np.full(len(ks.coords), np.nan)
+    full = nm.full(theta)
+    for q, (c, i) in enumerate(zip(ks.coords, ks.atoms, strict=True)):
+        rows = np.flatnonzero(x == theta[c])
+        if rows.size == 0:
+            continue
+        Xr, yr = np.asarray(X, float)[rows], np.asarray(y, float)[rows]
+        _, G, H = nm.parts(Xr, full)
+        if objective == "mle":
+            gamma = nm.responsibilities(Xr, yr, theta)
+            dfds = -(gamma[:, i] - G[:, i])          # d(-log-lik_j)/ds_i, softmax normaliser
+        else:
+            f = np.sum(G * H, axis=1)
+            dfds = 2.0 * (f - yr) * G[:, i] * (H[:, i] - f)  # d(r_j^2)/ds_i
+        out[q] = -float(np.sum(dfds)) / n                   # s_i = beta0 - |t|: -|t| ds
+    return out
+
+
+@dataclass(frozen=True)
+class KinkCertificate:
+    """Where theta's stationarity was tested: the coordinates on a kink with their one-sided
+    derivatives (D-, D+), the residual's norm over them (min-norm subgradient for convex
+    kinks) and over the smooth coordinates, and the total (``grad_norm`` of the fit)."""
+
+    on_kink: tuple[str, ...]
+    one_sided: tuple[tuple[float, float], ...]
+    kink_norm: float
+    smooth_norm: float
+    norm: float
+
+    def to_dict(self) -> dict:
+        return {"on_kink": list(self.on_kink),
+                "one_sided": [[float(a), float(b)] for a, b in self.one_sided],
+                "kink_norm": self.kink_norm, "smooth_norm": self.smooth_norm, "norm": self.norm}
+
+
+def certify(g: np.ndarray, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            ks: KinkSet | None, weights: np.ndarray | None
+            ) -> tuple[KinkCertificate, int]:
+    """The stationarity certificate at theta from the compiled gradient g (sign(0) = 0 at a
+    kink) and the kink weights; and the number of active bounds."""
+    r, active = projected_gradient(theta, g, lo, hi)
+    r = np.abs(r)
+    on = np.zeros(len(theta), bool)
+    names, sides = [], []
+    if ks is not None and weights is not None:
+        for q, c in enumerate(ks.coords):
+            w = weights[q]
+            if np.isnan(w):
+                continue
+            s = float(g[c])
+            on[c] = True
+            active[c] = False
+            names.append(ks.names[q])
+            sides.append((float(s - w), float(s + w)))
+            r[c] = max(0.0, abs(s) - float(w))
+    cert = KinkCertificate(tuple(names), tuple(sides), float(np.linalg.norm(r[on])),
+                           float(np.linalg.norm(r[~on])), float(np.linalg.norm(r)))
+    return cert, int(active.sum())
+
+
+#: W_i this close to a kink (relative) is put on it before the cell phase
+SNAP = 1e-11
+
+
+def _cell(points: np.ndarray, v: float, lo: float, hi: float) -> tuple[float, float]:
+    """[x_m, x_{m+1}] with x_m <= v < x_{m+1} (the box's bounds beyond the data)."""
+    j = int(np.searchsorted(points, v, side="right"))
+    a = float(points[j - 1]) if j > 0 else lo
+    b = float(points[j]) if j < len(points) else hi
+    return max(a, lo), min(b, hi)
+
+
+@dataclass(frozen=True)
+class KinkOutcome:
+    theta: np.ndarray
+    value: float
+    stop: str          # "gradient" (no outer side descends), "stalled" or "budget"
+    iterations: int
+    rounds: int        # cell moves
+
+
+def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                ks: KinkSet, weights: Callable[[np.ndarray], np.ndarray], *, grad_tol: float,
+                max_iter: int, max_rounds: int) -> KinkOutcome:
+    """Minimise ``fun`` (as for :func:`newton_minimise`) with every W_i confined to a cell
+    between consecutive kinks, moving a W_i to the neighbouring cell when the outer side of
+    its edge descends. ``weights(theta)``: :func:`kink_weights` at theta."""
+    x = np.clip(np.asarray(theta0, float), lo, hi)
+    clo, chi = lo.copy(), hi.copy()
+    pts = ks.points
+    for c in ks.coords:
+        clo[c], chi[c] = _cell(pts, float(x[c]), float(lo[c]), float(hi[c]))
+        # a smooth phase that stalled at a kink leaves W_i within ~1e-13 of it, where a step
+        # onto the kink changes F below its rounding (no line search can see it): snap
+        for edge in (clo[c], chi[c]):
+            if edge in pts and abs(x[c] - edge) <= SNAP * max(1.0, abs(edge)):
+                x[c] = edge
+    last: dict = {}
+
+    def cell_fun(th, hessian):
+        if not hessian:
+            return fun(th, False)
+        f, g, H = fun(th, True)
+        last["theta"], last["g"] = th.copy(), g.copy()
+        w = weights(th)
+        g = g.copy()
+        for q, c in enumerate(ks.coords):
+            if np.isnan(w[q]):
+                continue
+            if th[c] == clo[c]:    # the left edge: the derivative into the cell, D+
+                g[c] += w[q]
+            elif th[c] == chi[c]:  # the right edge: D-
+                g[c] -= w[q]
+        return f, g, H
+
+    # the smooth part's test and each kink's outer side at grad_tol / sqrt(m + 1): together
+    # (Euclidean) they stay within grad_tol
+    tol = grad_tol / np.sqrt(len(ks.coords) + 1)
+    iters, rounds, stop, value = 0, 0, "budget", float("nan")
+    while True:
+        out = newton_minimise(cell_fun, x, clo, chi, grad_tol=tol,
+                              max_iter=max(0, max_iter - iters))
+        iters += out.iterations
+        x, value = out.theta, out.value
+        if out.stop != "gradient":
+            stop = out.stop
+            break
+        if not np.array_equal(last.get("theta"), x):
+            cell_fun(x, True)
+        g, w = last["g"], weights(x)
+        moved = False
+        for q, c in enumerate(ks.coords):
+            if np.isnan(w[q]):
+                continue
+            s, v = float(g[c]), float(x[c])
+            if v == clo[c] and s - w[q] > tol and v > lo[c]:      # D- > 0: the left side descends
+                clo[c], chi[c] = _cell(pts, np.nextafter(v, -np.inf), float(lo[c]), float(hi[c]))
+                moved = True
+            elif v == chi[c] and s + w[q] < -tol and v < hi[c]:    # D+ < 0: the right side descends
+                clo[c], chi[c] = _cell(pts, v, float(lo[c]), float(hi[c]))
+                moved = True
+        if not moved:
+            stop = "gradient"
+            break
+        rounds += 1
+        if rounds >= max_rounds or iters >= max_iter:
+            stop = "budget"
+            break
+    return KinkOutcome(x, value, stop, iters, rounds)
