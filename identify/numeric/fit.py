@@ -15,7 +15,12 @@
 
 Every fit ends with a certificate: the objective, the norm of its gradient (the projected
 gradient when a bound is active) and the declared tolerance, and the truth's objective on
-the same data. The status is exactly one of
+the same data. For the 1-D Laplace gate, whose objective has a kink in each centre W_i at
+every data point, ``grad_norm`` is the piecewise-smooth residual of
+:mod:`identify.numeric.kinks` (the steepest one-sided descent rate of each coordinate on a
+kink; the minimum-norm subgradient for a convex kink), ``kinks`` says which coordinates sat
+on a kink with their one-sided derivatives, and a smooth phase that stalls next to a kink
+continues with Newton over the intervals between kinks. The status is exactly one of
 
 - ``converged``: the gradient test passed (grad_norm <= grad_tol) and the objective is not
   worse than the truth's;
@@ -322,15 +327,14 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     if ks is None:
         return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
                 method, None)
-    return _kinked(nm, X, y, fun, out, ks, lo, hi, settings, em_it + out.iterations, method, "mle")
+    return _kinked(nm, X, y, fun, out, ks, lo, hi, settings, em_it + out.iterations, method)
 
 
-def _kinked(nm, X, y, fun, out, ks, lo, hi, settings: FitSettings, iterations: int, method: str,
-            objective: str):
+def _kinked(nm, X, y, fun, out, ks, lo, hi, settings: FitSettings, iterations: int, method: str):
     """The Laplace gate's kinks (:mod:`identify.numeric.kinks`): after a stall of the smooth
     phase, Newton over the cells between kinks; then the piecewise-smooth certificate."""
     def weights(th):
-        return kink_weights(nm, X, y, th, ks, objective)
+        return kink_weights(nm, X, y, th, ks)
     theta, stop, value = out.theta, out.stop, out.value
     if stop == "stalled":
         ko = kink_newton(fun, theta, lo, hi, ks, weights, grad_tol=settings.grad_tol,

@@ -1,15 +1,14 @@
 """Stationarity at the Laplace gate's kinks: a certificate, and a method that reaches them.
 
 The 1-D Laplace gate's score s_i(x) = beta0_i - |W_i - x| has a kink in W_i at every data
-point. The objective F = (1/n) sum_m f_m (f_m = -log-likelihood of observation m, or its
-squared residual) depends on W_i through the scores alone, so where W_i = x_m (and only
-observation m, or the observations with that same input, sit there) it is locally
+point. The objective F = (1/n) sum_m f_m (f_m = -log-likelihood of observation m) depends
+on W_i through the scores alone, so where W_i = x_m (observation m, and any other with the
+same input) it is locally
 
     F(theta) = smooth(theta) + w_i |W_i - x_m|,    w_i = -(1/n) sum_{x_j = x_m} df_j/ds_i,
 
-with df_j/ds_i from the smooth outer function (the normaliser and the likelihood):
--(gamma_ji - g_ji) for the Gaussian MoE (responsibility minus gate weight), 2 r_j g_ji
-(h_ji - f_j) for least squares (r = fit - y). The compiled gradient takes
+with df_j/ds_i = -(gamma_ji - g_ji) from the smooth outer function (the responsibility minus
+the gate weight: the softmax normaliser and the likelihood). The compiled gradient takes
 d|t|/dt = sign(0) = 0 there, so it returns the smooth part's derivative s_i (the midpoint of
 the one-sided derivatives), and
 
@@ -76,11 +75,11 @@ def kink_set(nm: NumericModel, X: np.ndarray) -> KinkSet | None:
 
 
 def kink_weights(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
-                 ks: KinkSet, objective: str = "mle") -> np.ndarray:
+                 ks: KinkSet) -> np.ndarray:
     """w_i for every kinked coordinate: F = smooth + w_i |W_i - x_m| near theta when W_i equals
-    the data input x_m (exactly), and nan where W_i is on no data point. ``objective``: "mle"
-    (F = -log-likelihood / n) or "lse" (F = RSS / n). Analytic: from the gate weights,
-    responsibilities and experts at the observations on the kink."""
+    the data input x_m (exactly), and nan where W_i is on no data point; F = -log-likelihood
+    / n of the Gaussian MoE. Analytic: from the gate weights and the responsibilities at the
+    observations on the kink."""
     n = len(y)
     x = np.asarray(X, float)[:, 0]
     out = np.full(len(ks.coords), np.nan)
@@ -90,14 +89,10 @@ def kink_weights(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarr
         if rows.size == 0:
             continue
         Xr, yr = np.asarray(X, float)[rows], np.asarray(y, float)[rows]
-        _, G, H = nm.parts(Xr, full)
-        if objective == "mle":
-            gamma = nm.responsibilities(Xr, yr, theta)
-            dfds = -(gamma[:, i] - G[:, i])          # d(-log-lik_j)/ds_i, softmax normaliser
-        else:
-            f = np.sum(G * H, axis=1)
-            dfds = 2.0 * (f - yr) * G[:, i] * (H[:, i] - f)  # d(r_j^2)/ds_i
-        out[q] = -float(np.sum(dfds)) / n                   # s_i = beta0 - |t|: -|t| ds
+        G = nm.parts(Xr, full)[1]
+        gamma = nm.responsibilities(Xr, yr, theta)
+        dfds = -(gamma[:, i] - G[:, i])       # d(-log-lik_j)/ds_i, softmax normaliser
+        out[q] = -float(np.sum(dfds)) / n     # s_i = beta0_i - |t|: the change is -|t| df/ds_i
     return out
 
 
@@ -144,8 +139,9 @@ def certify(g: np.ndarray, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     return cert, int(active.sum())
 
 
-#: W_i this close to a kink (relative) is put on it before the cell phase
-SNAP = 1e-11
+#: the distance (relative) within which W_i is put on a kink of its cell when the first-order
+#: change of F on the way is a decrease or below F's rounding (RISE_REL |F|)
+SNAP, RISE_REL = 1e-8, 1e-13
 
 
 def _cell(points: np.ndarray, v: float, lo: float, hi: float) -> tuple[float, float]:
@@ -170,24 +166,24 @@ def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarra
                 max_iter: int, max_rounds: int) -> KinkOutcome:
     """Minimise ``fun`` (as for :func:`newton_minimise`) with every W_i confined to a cell
     between consecutive kinks, moving a W_i to the neighbouring cell when the outer side of
-    its edge descends. ``weights(theta)``: :func:`kink_weights` at theta."""
+    its edge descends. ``weights(theta)``: :func:`kink_weights` at theta.
+
+    A smooth phase that stalled at a kink leaves W_i within ~1e-11 of it, where the step onto
+    the kink changes F below its rounding and no line search sees it: such a W_i (within
+    :data:`SNAP`, the first-order change a decrease or below :data:`RISE_REL` |F|) is put on
+    the kink, before the first Newton run and after a stall."""
     x = np.clip(np.asarray(theta0, float), lo, hi)
     clo, chi = lo.copy(), hi.copy()
     pts = ks.points
     for c in ks.coords:
         clo[c], chi[c] = _cell(pts, float(x[c]), float(lo[c]), float(hi[c]))
-        # a smooth phase that stalled at a kink leaves W_i within ~1e-13 of it, where a step
-        # onto the kink changes F below its rounding (no line search can see it): snap
-        for edge in (clo[c], chi[c]):
-            if edge in pts and abs(x[c] - edge) <= SNAP * max(1.0, abs(edge)):
-                x[c] = edge
     last: dict = {}
 
     def cell_fun(th, hessian):
         if not hessian:
             return fun(th, False)
         f, g, H = fun(th, True)
-        last["theta"], last["g"] = th.copy(), g.copy()
+        last["theta"], last["f"], last["g"] = th.copy(), f, g.copy()
         w = weights(th)
         g = g.copy()
         for q, c in enumerate(ks.coords):
@@ -199,21 +195,43 @@ def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarra
                 g[c] -= w[q]
         return f, g, H
 
+    def at(th):
+        """(f, compiled g) at th, from the last evaluation when it was there."""
+        if not np.array_equal(last.get("theta"), th):
+            cell_fun(th, True)
+        return last["f"], last["g"]
+
+    def snap(th) -> bool:
+        f, g = at(th)
+        moved = False
+        for c in ks.coords:
+            for edge in (clo[c], chi[c]):
+                d = edge - th[c]
+                if (d != 0 and edge in pts and abs(d) <= SNAP * max(1.0, abs(edge))
+                        and g[c] * d <= RISE_REL * abs(f)):
+                    th[c], moved = edge, True
+                    break
+        return moved
+
     # the smooth part's test and each kink's outer side at grad_tol / sqrt(m + 1): together
     # (Euclidean) they stay within grad_tol
     tol = grad_tol / np.sqrt(len(ks.coords) + 1)
     iters, rounds, stop, value = 0, 0, "budget", float("nan")
+    snap(x)
+    snapped_stall = False
     while True:
         out = newton_minimise(cell_fun, x, clo, chi, grad_tol=tol,
                               max_iter=max(0, max_iter - iters))
         iters += out.iterations
-        x, value = out.theta, out.value
+        x, value = out.theta.copy(), out.value
+        if out.stop == "stalled" and not snapped_stall and snap(x):
+            snapped_stall = True  # once per stall: a second stall at the same kinks ends
+            continue
         if out.stop != "gradient":
             stop = out.stop
             break
-        if not np.array_equal(last.get("theta"), x):
-            cell_fun(x, True)
-        g, w = last["g"], weights(x)
+        snapped_stall = False
+        g, w = at(x)[1], weights(x)
         moved = False
         for q, c in enumerate(ks.coords):
             if np.isnan(w[q]):
