@@ -48,7 +48,7 @@ from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
 from identify.numeric.em import em_iteration
 from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
-from identify.numeric.kinks import certify, kink_newton, kink_set, kink_weights
+from identify.numeric.kinks import certify, kink_halt, kink_newton, kink_set, kink_weights
 from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import newton_minimise, projected_gradient
 
@@ -320,10 +320,11 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             v, g = nm.loglik(X, y, th)
             H = fd_hessian(lambda t: nm.loglik(X, y, t)[1], th)
         return (-v / n, -g / n, -H / n) if np.isfinite(v) else (np.inf, g * 0, H * 0)
-    out = newton_minimise(fun, theta, lo, hi, grad_tol=settings.grad_tol,
-                          max_iter=settings.newton_iterations)
-    method = f"em({em_it})+newton({'analytic' if analytic else 'fd'} hessian)"
     ks = kink_set(nm, X)
+    out = newton_minimise(fun, theta, lo, hi, grad_tol=settings.grad_tol,
+                          max_iter=settings.newton_iterations,
+                          halt=None if ks is None else kink_halt(ks))
+    method = f"em({em_it})+newton({'analytic' if analytic else 'fd'} hessian)"
     if ks is None:
         return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
                 method, None)
@@ -331,14 +332,15 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
 
 
 def _kinked(nm, X, y, fun, out, ks, lo, hi, settings: FitSettings, iterations: int, method: str):
-    """The Laplace gate's kinks (:mod:`identify.numeric.kinks`): after a stall of the smooth
-    phase, Newton over the cells between kinks; then the piecewise-smooth certificate."""
+    """The Laplace gate's kinks (:mod:`identify.numeric.kinks`): when the smooth phase stalls
+    or is halted next to a kink, Newton over the cells between kinks; then the
+    piecewise-smooth certificate."""
     def weights(th):
         return kink_weights(nm, X, y, th, ks)
     theta, stop, value = out.theta, out.stop, out.value
-    if stop == "stalled":
+    if stop in ("stalled", "halted"):
         ko = kink_newton(fun, theta, lo, hi, ks, weights, grad_tol=settings.grad_tol,
-                         max_iter=settings.newton_iterations,
+                         max_iter=max(1, settings.newton_iterations - out.iterations),
                          max_rounds=settings.newton_iterations)
         iterations += ko.iterations
         method += f"+kinks({ko.rounds} moves)"

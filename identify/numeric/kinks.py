@@ -24,12 +24,15 @@ D-): |g_i| for a smooth coordinate, max(0, |s_i| - w_i) at a kink -- for a conve
 and passes only when both sides are flat. Its Euclidean norm is the steepest descent rate
 of F at theta over unit directions; ``converged`` requires it <= grad_tol.
 
-The method (:func:`kink_newton`): after the smooth Newton phase stalls (its iterates pile up
-at a kink), each W_i is confined to its *cell*, the interval between the two consecutive data
-points around it, where F is smooth. Newton on the box of cells, with the one-sided
+The method (:func:`kink_newton`): each W_i is confined to its *cell*, the interval between
+the two consecutive data points around it, where F is smooth. Newton on the box of cells, with the one-sided
 derivative from inside the cell at a cell's edge, converges there (a W_i held at an edge is
 an active bound); then every W_i held at an edge whose outer side descends (D- > 0 at the
-left edge, D+ < 0 at the right one) moves to the neighbouring cell, and Newton runs again.
+left edge, D+ < 0 at the right one) moves that way: to the lowest of the kinks 1, 2, 4, ...
+away while F (the other coordinates held) keeps decreasing, else only into the
+neighbouring cell, and Newton runs again. The smooth phase hands over to this one when its
+line search has to shorten a step while no W_i crosses more than 8 kinks (iterates piling up
+at a kink), or when it stalls.
 The objective decreases strictly from round to round; rounds are capped (``budget``). No
 clock, fixed order: the same bits in every process.
 
@@ -47,7 +50,8 @@ import numpy as np
 from identify.numeric.compile import NumericModel
 from identify.numeric.newton import newton_minimise, projected_gradient
 
-__all__ = ["KinkSet", "KinkCertificate", "kink_set", "kink_weights", "certify", "kink_newton"]
+__all__ = ["KinkSet", "KinkCertificate", "kink_set", "kink_weights", "certify", "kink_halt",
+           "kink_newton"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,20 @@ def certify(g: np.ndarray, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     return cert, int(active.sum())
 
 
+#: the smooth phase hands over when a shortened step moved no W_i across more kinks than this
+HALT_CELLS = 8
+
+
+def kink_halt(ks: KinkSet, cells: int = HALT_CELLS) -> Callable[[np.ndarray, np.ndarray], bool]:
+    """The smooth phase's ``halt`` rule: its line search had to shorten a step (a kink in the
+    way) and no W_i crossed more than ``cells`` kinks (it is not travelling any more)."""
+    def halt(x_old: np.ndarray, x_new: np.ndarray) -> bool:
+        c = list(ks.coords)
+        crossed = np.abs(np.searchsorted(ks.points, x_new[c]) - np.searchsorted(ks.points, x_old[c]))
+        return bool(np.all(crossed <= cells))
+    return halt
+
+
 #: the distance (relative) within which W_i is put on a kink of its cell when the first-order
 #: change of F on the way is a decrease or below F's rounding (RISE_REL |F|)
 SNAP, RISE_REL = 1e-8, 1e-13
@@ -159,6 +177,22 @@ class KinkOutcome:
     stop: str          # "gradient" (no outer side descends), "stalled" or "budget"
     iterations: int
     rounds: int        # cell moves
+
+
+def _gallop(fun, x, c, j, d, pts, lo, hi) -> int | None:
+    """Along W_c alone (the other coordinates held), F at the kinks j + d, j + 2d, j + 4d, ...
+    while it keeps decreasing: the index of the lowest, or None when the first is not lower."""
+    best, best_f, step = None, fun(x, False), 1
+    while True:
+        m = j + d * step
+        if not (0 <= m < len(pts)) or not (lo <= pts[m] <= hi):
+            return best
+        t = x.copy()
+        t[c] = pts[m]
+        fm = fun(t, False)
+        if not fm < best_f:
+            return best
+        best, best_f, step = m, fm, 2 * step
 
 
 def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -238,11 +272,19 @@ def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarra
                 continue
             s, v = float(g[c]), float(x[c])
             if v == clo[c] and s - w[q] > tol and v > lo[c]:      # D- > 0: the left side descends
-                clo[c], chi[c] = _cell(pts, np.nextafter(v, -np.inf), float(lo[c]), float(hi[c]))
-                moved = True
+                d = -1
             elif v == chi[c] and s + w[q] < -tol and v < hi[c]:    # D+ < 0: the right side descends
-                clo[c], chi[c] = _cell(pts, v, float(lo[c]), float(hi[c]))
-                moved = True
+                d = 1
+            else:
+                continue
+            moved = True
+            m = _gallop(fun, x, c, int(np.searchsorted(pts, v)), d, pts, lo[c], hi[c])
+            if m is not None:
+                x[c] = pts[m]
+            # the cell beyond W_c on the descending side (W_c on its edge)
+            v = float(x[c])
+            clo[c], chi[c] = _cell(pts, np.nextafter(v, -np.inf) if d < 0 else v,
+                                   float(lo[c]), float(hi[c]))
         if not moved:
             stop = "gradient"
             break
