@@ -48,7 +48,7 @@ from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
 from identify.numeric.em import em_iteration
 from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
-from identify.numeric.kinks import certify, kink_halt, kink_newton, kink_set, kink_weights
+from identify.numeric.kinks import kink_halt, kink_phase, kink_set
 from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import newton_minimise, projected_gradient
 
@@ -328,29 +328,13 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     if ks is None:
         return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
                 method, None)
-    return _kinked(nm, X, y, fun, out, ks, lo, hi, settings, em_it + out.iterations, method)
-
-
-def _kinked(nm, X, y, fun, out, ks, lo, hi, settings: FitSettings, iterations: int, method: str):
-    """The Laplace gate's kinks (:mod:`identify.numeric.kinks`): when the smooth phase stalls
-    or is halted next to a kink, Newton over the cells between kinks; then the
-    piecewise-smooth certificate."""
-    def weights(th):
-        return kink_weights(nm, X, y, th, ks)
-    theta, stop, value = out.theta, out.stop, out.value
-    if stop in ("stalled", "halted"):
-        ko = kink_newton(fun, theta, lo, hi, ks, weights, grad_tol=settings.grad_tol,
-                         max_iter=max(1, settings.newton_iterations - out.iterations),
-                         max_rounds=settings.newton_iterations)
-        iterations += ko.iterations
-        method += f"+kinks({ko.rounds} moves)"
-        # from the stall point put on its kinks (a change of F below rounding), descending
-        theta, stop, value = ko.theta, ko.stop, ko.value
-    _, g, _ = fun(theta, True)
-    cert, active = certify(g, theta, lo, hi, ks, weights(theta))
-    if stop != "budget":  # the certificate decides: converged means exactly that it passed
-        stop = "gradient" if cert.norm <= settings.grad_tol else "stalled"
-    return theta, stop, iterations, value, cert.norm, active, method, cert
+    # the Laplace gate's kinks: the cell phase after a stall or halt, and the certificate
+    kp = kink_phase(nm, X, y, fun, out, ks, lo, hi, grad_tol=settings.grad_tol,
+                    max_iter=settings.newton_iterations)
+    if kp.rounds is not None:
+        method += f"+kinks({kp.rounds} moves)"
+    return (kp.theta, kp.stop, em_it + out.iterations + kp.iterations, kp.value,
+            kp.certificate.norm, kp.active, method, kp.certificate)
 
 
 def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray],
@@ -398,7 +382,8 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
         reason = f"iteration cap reached at gradient norm {grad:.3g} > {settings.grad_tol:g}"
     elif stop == "stalled":
         status = "failed"
-        reason = (f"stalled: no step lowers the objective or the gradient norm "
+        what = "gradient norm" if kcert is None else "stationarity residual (kinks)"
+        reason = (f"stalled: no step lowers the objective or the {what} "
                   f"{grad:.3g} > {settings.grad_tol:g}")
     elif ref is not None and obj > ref + 1e-12 * max(1.0, abs(ref)):
         status = "local"

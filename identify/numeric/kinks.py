@@ -51,7 +51,7 @@ from identify.numeric.compile import NumericModel
 from identify.numeric.newton import newton_minimise, projected_gradient
 
 __all__ = ["KinkSet", "KinkCertificate", "kink_set", "kink_weights", "certify", "kink_halt",
-           "kink_newton"]
+           "kink_newton", "kink_phase", "KinkPhase"]
 
 
 @dataclass(frozen=True)
@@ -293,3 +293,34 @@ def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarra
             stop = "budget"
             break
     return KinkOutcome(x, value, stop, iters, rounds)
+
+
+@dataclass(frozen=True)
+class KinkPhase:
+    theta: np.ndarray
+    value: float
+    stop: str                    # "gradient" (the certificate passed), "stalled" or "budget"
+    iterations: int              # of the cell phase
+    rounds: int | None           # its rounds of moves; None when it did not run
+    certificate: KinkCertificate
+    active: int                  # active bounds at theta
+
+
+def kink_phase(nm: NumericModel, X: np.ndarray, y: np.ndarray, fun: Callable, out, ks: KinkSet,
+               lo: np.ndarray, hi: np.ndarray, *, grad_tol: float, max_iter: int) -> KinkPhase:
+    """After the smooth phase (``out``, a :class:`NewtonOutcome` of ``fun`` = -log-lik / n):
+    the cell phase when it stalled or was halted, then the certificate, which decides the
+    stop (a budget stop stays a budget stop)."""
+    def weights(th):
+        return kink_weights(nm, X, y, th, ks)
+    theta, stop, value, iters, rounds = out.theta, out.stop, out.value, 0, None
+    if stop in ("stalled", "halted"):
+        # from the stall point (put on its kinks: a change of F below rounding), descending
+        ko = kink_newton(fun, theta, lo, hi, ks, weights, grad_tol=grad_tol,
+                         max_iter=max(1, max_iter - out.iterations), max_rounds=max_iter)
+        theta, stop, value, iters, rounds = ko.theta, ko.stop, ko.value, ko.iterations, ko.rounds
+    _, g, _ = fun(theta, True)
+    cert, active = certify(g, theta, lo, hi, ks, weights(theta))
+    if stop != "budget":  # converged means exactly that the certificate passed
+        stop = "gradient" if cert.norm <= grad_tol else "stalled"
+    return KinkPhase(theta, value, stop, iters, rounds, cert, active)
