@@ -25,16 +25,16 @@ and passes only when both sides are flat. Its Euclidean norm is the steepest des
 of F at theta over unit directions; ``converged`` requires it <= grad_tol.
 
 The method (:func:`kink_newton`): each W_i is confined to its *cell*, the interval between
-the two consecutive data points around it, where F is smooth. Newton on the box of cells, with the one-sided
-derivative from inside the cell at a cell's edge, converges there (a W_i held at an edge is
-an active bound); then every W_i held at an edge whose outer side descends (D- > 0 at the
-left edge, D+ < 0 at the right one) moves that way: to the lowest of the kinks 1, 2, 4, ...
-away while F (the other coordinates held) keeps decreasing, else only into the
-neighbouring cell, and Newton runs again. The smooth phase hands over to this one when its
-line search has to shorten a step while no W_i crosses more than 8 kinks (iterates piling up
-at a kink), or when it stalls.
-The objective decreases strictly from round to round; rounds are capped (``budget``). No
-clock, fixed order: the same bits in every process.
+the two consecutive data points around it, where F is smooth. Newton on the box of cells
+(with the one-sided derivative from inside the cell at a cell's edge) converges there; a
+W_i held at an edge is an active bound. Then every W_i held at an edge whose outer side
+descends (D- > 0 at the left edge, D+ < 0 at the right one) moves that way: to the lowest
+of the kinks 1, 2, 4, ... away while F (the other coordinates held) keeps decreasing, else
+only into the neighbouring cell; and Newton runs again. Both tests use grad_tol / sqrt(m +
+1) (m centres), so that together they stay within grad_tol. The smooth phase hands over
+to this one when it stalls, or when its line search has to shorten a step while no W_i
+crosses more than 8 kinks (iterates piling up at a kink). F decreases from round to round;
+rounds are capped (``budget``). No clock, fixed order: the same bits in every process.
 
 Scope: the 1-D Laplace gate (the Euclidean norm's cone point in dimension > 1 is not
 handled: those fits are certified by the smooth gradient test).
