@@ -15,7 +15,12 @@
 
 Every fit ends with a certificate: the objective, the norm of its gradient (the projected
 gradient when a bound is active) and the declared tolerance, and the truth's objective on
-the same data. The status is exactly one of
+the same data. For the 1-D Laplace gate, whose objective has a kink in each centre W_i at
+every data point, ``grad_norm`` is the piecewise-smooth residual of
+:mod:`identify.numeric.kinks` (the steepest one-sided descent rate of each coordinate on a
+kink; the minimum-norm subgradient for a convex kink), ``kinks`` says which coordinates sat
+on a kink with their one-sided derivatives, and a smooth phase that stalls next to a kink
+continues with Newton over the intervals between kinks. The status is exactly one of
 
 - ``converged``: the gradient test passed (grad_norm <= grad_tol) and the objective is not
   worse than the truth's;
@@ -43,6 +48,7 @@ from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
 from identify.numeric.em import em_iteration
 from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
+from identify.numeric.kinks import kink_halt, kink_phase, kink_set
 from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import newton_minimise, projected_gradient
 
@@ -51,7 +57,7 @@ __all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "
 
 #: the keys of :meth:`FitResult.to_dict` that certify a fit (stable names, consumed by sweeps)
 CERTIFICATE_KEYS = ("status", "reason", "objective", "grad_norm", "grad_tol", "truth_objective",
-                    "iterations", "method", "active_bounds", "starts")
+                    "iterations", "method", "active_bounds", "starts", "kinks")
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,9 @@ class FitResult:
     truth_objective: float | None = None
     method: str = ""
     active_bounds: int = 0
+    # the Laplace gate's kinks (identify.numeric.kinks): the coordinates on a kink, their
+    # one-sided derivatives and the residual norms; None for a smooth objective
+    kinks: dict | None = None
 
     def to_dict(self) -> dict:
         """The certificate (:data:`CERTIFICATE_KEYS`) and ``seconds`` (wall time: keep it out
@@ -124,7 +133,8 @@ class FitResult:
                "objective": self.objective, "grad_norm": self.grad_norm,
                "grad_tol": self.grad_tol, "truth_objective": self.truth_objective,
                "method": self.method, "active_bounds": self.active_bounds,
-               "starts": self.starts, "seconds": round(self.seconds, 4)}
+               "starts": self.starts, "kinks": self.kinks,
+               "seconds": round(self.seconds, 4)}
         return out
 
 
@@ -277,7 +287,7 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             obj, grad, active = certificate(theta)
         budget = out.stop == "budget"
     stop = "gradient" if grad <= settings.grad_tol else "budget" if budget else "stalled"
-    return theta, stop, nfev, obj, grad, active, method
+    return theta, stop, nfev, obj, grad, active, method, None
 
 
 # -- Gaussian MoE -------------------------------------------------------------------------
@@ -310,11 +320,21 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             v, g = nm.loglik(X, y, th)
             H = fd_hessian(lambda t: nm.loglik(X, y, t)[1], th)
         return (-v / n, -g / n, -H / n) if np.isfinite(v) else (np.inf, g * 0, H * 0)
+    ks = kink_set(nm, X)
     out = newton_minimise(fun, theta, lo, hi, grad_tol=settings.grad_tol,
-                          max_iter=settings.newton_iterations)
+                          max_iter=settings.newton_iterations,
+                          halt=None if ks is None else kink_halt(ks))
     method = f"em({em_it})+newton({'analytic' if analytic else 'fd'} hessian)"
-    return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
-            method)
+    if ks is None:
+        return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
+                method, None)
+    # the Laplace gate's kinks: the cell phase after a stall or halt, and the certificate
+    kp = kink_phase(nm, X, y, fun, out, ks, lo, hi, grad_tol=settings.grad_tol,
+                    max_iter=settings.newton_iterations)
+    if kp.rounds is not None:
+        method += f"+kinks({kp.rounds} moves)"
+    return (kp.theta, kp.stop, em_it + out.iterations + kp.iterations, kp.value,
+            kp.certificate.norm, kp.active, method, kp.certificate)
 
 
 def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray],
@@ -339,7 +359,7 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
         except (ValueError, FloatingPointError, np.linalg.LinAlgError, OverflowError) as exc:
             reasons.append(f"{type(exc).__name__}: {exc}")
             continue
-        theta, stop, it, obj, grad, active, method = out
+        theta, stop, it, obj, grad, active, method, _ = out
         total_it += it
         if not np.all(np.isfinite(theta)) or not np.isfinite(obj):
             reasons.append("non-finite parameters or objective")
@@ -355,14 +375,15 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
         return FitResult(starts[0], "failed", "; ".join(reasons) or "no start succeeded",
                          total_it, float("nan"), float("nan"), seconds, len(starts),
                          settings.grad_tol, ref, "")
-    theta, stop, _, obj, grad, active, method = best
+    theta, stop, _, obj, grad, active, method, kcert = best
     reason = None
     if stop == "budget":
         status = "budget"
         reason = f"iteration cap reached at gradient norm {grad:.3g} > {settings.grad_tol:g}"
     elif stop == "stalled":
         status = "failed"
-        reason = (f"stalled: no step lowers the objective or the gradient norm "
+        what = "gradient norm" if kcert is None else "stationarity residual (kinks)"
+        reason = (f"stalled: no step lowers the objective or the {what} "
                   f"{grad:.3g} > {settings.grad_tol:g}")
     elif ref is not None and obj > ref + 1e-12 * max(1.0, abs(ref)):
         status = "local"
@@ -370,4 +391,5 @@ def fit(nm: NumericModel, X: np.ndarray, y: np.ndarray, starts: list[np.ndarray]
     else:
         status = "converged"
     return FitResult(theta, status, reason, total_it, obj, grad, seconds, len(starts),
-                     settings.grad_tol, ref, method, active)
+                     settings.grad_tol, ref, method, active,
+                     None if kcert is None else kcert.to_dict())

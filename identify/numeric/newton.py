@@ -18,8 +18,10 @@ Minimises f over the box lo <= theta <= hi given f, its gradient g and its Hessi
   below 1e-13 |f|) the full step is taken when it lowers the projected gradient norm and
   does not raise f beyond that rounding level.
 
-Stopping is on the gradient test, an iteration cap or a stall (no step lowers f nor the
-gradient) -- never on time, so the result is a function of the inputs.
+Stopping is on the gradient test, an iteration cap, a stall (no step lowers f nor the
+gradient) or the caller's ``halt`` rule (asked after every step the line search had to
+shorten; e.g. the Laplace gate's kinks, :mod:`identify.numeric.kinks`) -- never on time, so
+the result is a function of the inputs.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class NewtonOutcome:
     theta: np.ndarray
     value: float
     grad_norm: float      # Euclidean norm of the projected gradient at theta
-    stop: str             # "gradient", "budget" or "stalled"
+    stop: str             # "gradient", "budget", "stalled" or "halted"
     iterations: int
     evaluations: int      # of f (with or without derivatives)
     active: int           # bounds active at theta
@@ -62,9 +64,13 @@ def _direction(H, g, free) -> tuple[np.ndarray, float]:
 
 
 def newton_minimise(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
-                    grad_tol: float, max_iter: int) -> NewtonOutcome:
+                    grad_tol: float, max_iter: int,
+                    halt: Callable[[np.ndarray, np.ndarray], bool] | None = None
+                    ) -> NewtonOutcome:
     """Minimise ``fun`` over [lo, hi]. ``fun(theta, True)`` returns (f, g, H), ``fun(theta,
-    False)`` f alone; f = inf outside the model's domain."""
+    False)`` f alone; f = inf outside the model's domain. ``halt(x_old, x_new)``, asked after
+    a step shorter than the Newton step (the line search halved it), stops with "halted"
+    when it returns True."""
     x = np.clip(np.asarray(theta0, float), lo, hi)
     f, g, H = fun(x, True)
     evals = 1
@@ -118,9 +124,12 @@ def newton_minimise(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.nd
         if best_t == 0.0:
             stop = "stalled"
             break
-        x = np.clip(x + best_t * p, lo, hi)
+        x_old, x = x, np.clip(x + best_t * p, lo, hi)
         f, g, H = fun(x, True)
         evals += 1
         pg, active = projected_gradient(x, g, lo, hi)
+        if halt is not None and best_t < 1.0 and halt(x_old, x):
+            stop = "halted"
+            break
     return NewtonOutcome(x, float(f), float(np.linalg.norm(pg)), stop, it, evals,
                          int(active.sum()), dec)

@@ -47,12 +47,21 @@ def test_linear_experts_over_fitted_parameters_do_not_decay_like_n_to_the_minus_
                                                         "power law")
 
 
-@pytest.mark.parametrize("preset", ["laplace-gaussian-linear", "softmax-gaussian-linear"])
-def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_path, preset):
-    """arXiv:2402.03226's Laplace setup (atoms ours) and arXiv:2305.03288's softmax setup."""
+@pytest.mark.parametrize("preset, replicates", [("laplace-gaussian-linear", 20),
+                                                 ("softmax-gaussian-linear", 40)])
+def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_path, preset,
+                                                                            replicates):
+    """arXiv:2402.03226's Laplace setup (atoms ours) and arXiv:2305.03288's softmax setup.
+
+    Replicates: at 5 the softmax interval was too wide (-0.576 [-0.875, -0.302]); at 40 it is
+    confirmed (-0.502 [-0.552, -0.451], 400 converged fits, 81 s on 2 workers). The Laplace
+    fits are certified at the gate's kinks (identify.numeric.kinks); at 20 replicates (200
+    converged fits, 2 min) D1 measured -0.571 [-0.627, -0.514]: not confirmed, the slope at
+    the band's edge (docs/reproductions.md), and the assertion stays."""
     r = simulate(preset=preset, store=str(tmp_path / "g.sqlite"), fitted_ks=(2,),
-                 ns="1e3:1e5:10", replicates=5, workers=2, progress=False)
+                 ns="1e3:1e5:10", replicates=replicates, workers=2, progress=False)
     print(slope_table(r.slopes))
+    assert r.statuses["converged"] == len(r.rows), r.statuses  # every fit certified
     d1 = _fit(r, "D1", 2)
     assert d1.verdict == "confirmed", d1.reason  # the whole interval inside -0.5 +- 0.1
 
