@@ -92,10 +92,15 @@ def _exponents(model: Model, k_true: int, fitted_ks: Sequence[int]) -> dict:
         m = max(1, k - k_true + 1)
         pred = predict(result, (1, m) if m > 1 else (1,))
         blocks = {"exact": {}, "over": {}}
+        not_derived = {"exact": {}, "over": {}}  # no claim at all, not "slower than polynomial"
         for r in pred.rates:
             key = "exact" if r.cell_size == 1 else "over"
             blocks[key][r.block] = None if r.exponent is None else float(r.exponent)
+            if r.rate == "not derived":
+                not_derived[key][r.block] = r.certificate.removeprefix("none: ") or r.rate
         out[str(k)] = {**blocks, "verdict": result.verdict.value, "source": pred.provenance}
+        if not_derived["exact"] or not_derived["over"]:
+            out[str(k)]["not_derived"] = not_derived
     return out
 
 
@@ -246,10 +251,14 @@ def _quantities(spec: SimulationSpec, k: int, sub: list[dict], lipschitz_note: s
     k_true = len(spec.truth["atoms"])
     pred = spec.predictions.get(str(k), {})
     over = pred.get("over", {})
+    nd = pred.get("not_derived", {})
+    nd_exact, nd_over = nd.get("exact", {}), nd.get("over", {})
     poly = bool(over) and all(v is not None for v in over.values())
     out: list[tuple[str, str, str, float | None, str | None]] = []
     if k <= k_true:
-        out.append(("D1", "losses", "D1", -0.5, None))
+        out.append(("D1", "losses", "D1", None if nd_exact else -0.5, _not_derived(nd_exact)))
+    elif nd_over:  # nothing derived for the over-fitted cell: no claim on its loss
+        out.append(("D1", "losses", "D1", None, _not_derived(nd_over)))
     elif poly:
         out.append(("D2", "losses", "D2", -0.5, None))
     else:  # some block slower than any polynomial: D2 undefined, D1 decays slowly
@@ -259,20 +268,34 @@ def _quantities(spec: SimulationSpec, k: int, sub: list[dict], lipschitz_note: s
         e = pred.get("exact", {}).get(block, 1.0) if kind == "exact" else over.get(block)
         if kind == "shared":
             e = pred.get("exact", {}).get(block)
-        out.append((f"block {name}", "block_errors", name, _predicted_slope(e), None))
+        missing = (nd_over if kind == "over" else nd_exact).get(block)
+        out.append((f"block {name}", "block_errors", name, _predicted_slope(e),
+                    _not_derived({block: missing}) if missing else None))
     keys = {b for r in sub for b in r.get("expert_errors", {})}
-    expert_blocks = [v for b, v in over.items() if b in _expert_blocks(spec)]
+    eb = _expert_blocks(spec) if keys else set()
+    expert_blocks = [v for b, v in over.items() if b in eb]
     e_over = None if not expert_blocks or any(v is None for v in expert_blocks) else \
         max(expert_blocks)
     for key in ("L2", "sup", "over:L2", "over:sup"):  # exact cells: in the weighted loss
         if key not in keys:
             continue
-        slope = _predicted_slope(e_over) if key.startswith("over:") else -0.5
+        missing = {b: v for b, v in (nd_over if key.startswith("over:") else nd_exact).items()
+                   if b in eb}
+        slope = None if missing else _predicted_slope(e_over) if key.startswith("over:") else -0.5
         out.append((f"expert {key}", "expert_errors", key, slope,
-                    lipschitz_note or None))
+                    _not_derived(missing) or lipschitz_note or None))
     if any("L2" in r.get("regression", {}) for r in sub):  # parametric at every fitted k
         out.append(("regression L2", "regression", "L2", -0.5, None))
     return out
+
+
+def _not_derived(blocks: dict) -> str | None:
+    """The no-prediction reason for quantities resting on blocks that were not derived."""
+    if not blocks:
+        return None
+    reasons = sorted(set(blocks.values()))
+    return (f"the rate of {', '.join(sorted(blocks))} was not derived "
+            f"({'; '.join(reasons)})")
 
 
 def _expert_blocks(spec: SimulationSpec) -> set[str]:

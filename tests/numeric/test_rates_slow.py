@@ -25,8 +25,9 @@ def test_tanh_default_sweep_confirms_n_to_the_minus_half(tmp_path):
                  ns="1e2:2e4:10", replicates=10, workers=2, progress=False)
     print(slope_table(r.slopes))
     d1, d2 = _fit(r, "D1", 2), _fit(r, "D2", 3)
-    assert d1.ci[0] <= -0.5 <= d1.ci[1], d1.reason
-    assert d2.ci[0] <= -0.5 <= d2.ci[1], d2.reason
+    # confirmed: the whole interval inside -0.5 +- 0.1, not merely containing -0.5
+    assert d1.verdict == "confirmed", d1.reason
+    assert d2.verdict == "confirmed", d2.reason
     for block in ("a", "b", "beta1"):
         assert _fit(r, f"block exact:{block}", 2).predicted == -0.5
         assert _fit(r, f"block over:{block}", 3).predicted == -0.25
@@ -47,23 +48,33 @@ def test_linear_experts_over_fitted_parameters_do_not_decay_like_n_to_the_minus_
                                                         "power law")
 
 
-@pytest.mark.parametrize("preset, replicates", [("laplace-gaussian-linear", 20),
-                                                 ("softmax-gaussian-linear", 40)])
+_LAPLACE_FINDING = (
+    "finding (2026-12-01, docs/reproductions.md): with every fit certified at the gate's kinks "
+    "(200 of 200 converged), D1 over n = 1e3..1e5 measured -0.571 [-0.627, -0.514] at 20 "
+    "replicates: the interval is not inside -0.5 +- 0.1 (the per-size means fall fast at "
+    "small n; n >= 7743 alone gives -0.483 [-0.610, -0.358]); the atoms are identify's own")
+
+
+@pytest.mark.parametrize("preset, replicates", [
+    pytest.param("laplace-gaussian-linear", 20,
+                 marks=pytest.mark.xfail(strict=True, reason=_LAPLACE_FINDING)),
+    ("softmax-gaussian-linear", 40)])
 def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_path, preset,
                                                                             replicates):
-    """arXiv:2402.03226's Laplace setup (atoms ours) and arXiv:2305.03288's softmax setup.
+    """arXiv:2402.03226's Laplace setup (atoms ours) and arXiv:2305.03288's softmax setup:
+    the exact fit's D1 against the papers' n^-1/2, the whole interval inside -0.5 +- 0.1.
 
-    Replicates: at 5 the softmax interval was too wide (-0.576 [-0.875, -0.302]); at 40 it is
-    confirmed (-0.502 [-0.552, -0.451], 400 converged fits, 81 s on 2 workers). The Laplace
-    fits are certified at the gate's kinks (identify.numeric.kinks); at 20 replicates (200
-    converged fits, 2 min) D1 measured -0.571 [-0.627, -0.514]: not confirmed, the slope at
-    the band's edge (docs/reproductions.md), and the assertion stays."""
+    The claim is the papers' (the registry rows), checked on the interval itself: under the
+    Laplace gate identify derives no rate (the kink), so the sweep's own column says "no
+    prediction" there. Replicates: at 5 the softmax interval was too wide (-0.576 [-0.875,
+    -0.302]); at 40 it is confirmed (-0.502 [-0.552, -0.451], 400 converged fits, 81 s on 2
+    workers). The Laplace case fails as measured (strict xfail: it reports when it passes)."""
     r = simulate(preset=preset, store=str(tmp_path / "g.sqlite"), fitted_ks=(2,),
                  ns="1e3:1e5:10", replicates=replicates, workers=2, progress=False)
     print(slope_table(r.slopes))
     assert r.statuses["converged"] == len(r.rows), r.statuses  # every fit certified
     d1 = _fit(r, "D1", 2)
-    assert d1.verdict == "confirmed", d1.reason  # the whole interval inside -0.5 +- 0.1
+    assert -0.6 <= d1.ci[0] and d1.ci[1] <= -0.4, (d1.slope, d1.ci, d1.reason)
 
 
 def test_softmax_gaussian_paper_setting_block_by_block(tmp_path):

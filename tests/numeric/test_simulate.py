@@ -284,3 +284,24 @@ def test_python_simulate_refuses_an_under_fitted_model(tmp_path):
         simulate("tanh(a*x+b)", store=str(tmp_path / "u.sqlite"), fitted_ks=(1, 2),
                  ns=[100, 200], replicates=1, progress=False)
     assert not (tmp_path / "u.sqlite").exists()
+
+
+def test_a_rate_that_was_not_derived_is_no_prediction_not_a_slow_one():
+    """Under the Laplace gate nothing is derived (the gate's kink): the sweep must not
+    predict "slower than polynomial" for the exact blocks (that claim would be false, the
+    certified fits decay like n^-1/2); under softmax, tanh's exact blocks keep -1/2."""
+    from identify.numeric.simulate import _quantities
+
+    spec = build_spec(preset="laplace-gaussian-linear", fitted_ks=(2,), ns=[100, 200, 400, 800],
+                      replicates=3)
+    nd = spec.predictions["2"]["not_derived"]["exact"]
+    assert set(nd) == {"W", "a", "b", "nu"} and all("kink" in v for v in nd.values())
+    sub = [{"block_errors": {"exact:a": 0.1, "exact:W": 0.1}}]
+    q = {label: (pred, why) for label, _, _, pred, why in _quantities(spec, 2, sub, "")}
+    for label in ("D1", "block exact:a", "block exact:W"):
+        pred, why = q[label]
+        assert pred is None and "not derived" in why, (label, pred, why)
+    spec = build_spec("tanh(a*x+b)", fitted_ks=(2,), ns=[100, 200, 400, 800], replicates=3)
+    assert "not_derived" not in spec.predictions["2"]
+    q = {label: (pred, why) for label, _, _, pred, why in _quantities(spec, 2, sub, "")}
+    assert q["D1"] == (-0.5, None) and q["block exact:a"] == (-0.5, None)
