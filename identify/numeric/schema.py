@@ -180,7 +180,12 @@ def _truth_schema() -> Table:
     sweep = Table({"fitted_k": ListOf(Int(1, MAX_FITTED_K), 1, 20),
                    "n": OneOf((Text(limit=10_000), ListOf(Int(10, MAX_N), 1, MAX_SIZES)),
                               f"a string LOW:HIGH:COUNT or an array of integers 10 to {MAX_N}"),
-                   "replicates": Int(1, MAX_REPLICATES)})
+                   "replicates": Int(1, MAX_REPLICATES),
+                   "tolerance": Number(positive=True),  # the verdict band, checked < 10 later
+                   # a paper's over-fitted loss D2 (exponents per block) where identify derives
+                   # none: used for the loss only, never as a predicted rate
+                   "loss": Table({"over": MapOf(Number(positive=True), 1), "source": Text()},
+                                 required=frozenset({"over", "source"}))})
     model = Table({"expert": Text(), "gate": Text(limit=200), "estimator": Text(limit=50),
                    "dim": Int(1, MAX_DIM)}, required=frozenset({"expert"}))
     return Table({"name": Text(limit=200), "source": Text(), "model": model, "inputs": inputs,

@@ -152,9 +152,26 @@ def build_spec(expert: str | None = None, gate: str = "softmax", *, preset: str 
                           "under-fitted model has no rate to predict (its error does not go to 0)",
                           where="fitted-k", hint=f"fit at least {tr.k} atoms")
     check_init((settings or FitSettings()).init, tr.k)
+    predictions = _exponents(model, tr.k, ks)
+    if "loss" in sweep:
+        _paper_loss(predictions, sweep["loss"], model, tr.k)
     return SimulationSpec(_model_dict(model), tr.to_dict(), (settings or FitSettings()).to_dict(),
-                          ks, tuple(sizes), replicates, _exponents(model, tr.k, ks),
-                          float(tolerance))
+                          ks, tuple(sizes), replicates, predictions, float(tolerance))
+
+
+def _paper_loss(predictions: dict, loss: dict, model: Model, k_true: int) -> None:
+    """A preset's ``[sweep.loss]``: a paper's D2 exponents for the over-fitted cells whose
+    rates identify did not derive (the loss is then the paper's; no rate is predicted)."""
+    blocks = {b.name for b in model.blocks}
+    exps = {str(b): float(e) for b, e in loss["over"].items()}
+    if set(exps) != blocks:
+        raise ConfigError(f"sweep.loss.over must give an exponent for every block "
+                          f"({', '.join(sorted(blocks))}), got {', '.join(sorted(exps))}",
+                          where="truth")
+    for k, pred in predictions.items():
+        if int(k) > k_true and pred.get("not_derived", {}).get("over"):
+            pred["loss_over"] = exps
+            pred["loss_source"] = str(loss["source"])
 
 
 @lru_cache(maxsize=8)
@@ -184,7 +201,8 @@ def simulation_task(config: dict, task: Task) -> dict:
            "expert_errors": {}}
     if result.status == "failed":
         return row
-    over = cfg["predictions"].get(str(task.fitted_k), {}).get("over", {})
+    pred = cfg["predictions"].get(str(task.fitted_k), {})
+    over = pred.get("loss_over") or pred.get("over", {})  # D2's exponents: derived, or a paper's
     vor = voronoi(nm, result.theta, nm_true, theta_true, over_exponents=over,
                   inputs=truth.inputs)
     row.update(vor.to_dict())
@@ -258,6 +276,9 @@ def _quantities(spec: SimulationSpec, k: int, sub: list[dict], lipschitz_note: s
     if k <= k_true:
         out.append(("D1", "losses", "D1", None if nd_exact else -0.5, _not_derived(nd_exact)))
     elif nd_over:  # nothing derived for the over-fitted cell: no claim on its loss
+        if pred.get("loss_over"):
+            out.append(("D2", "losses", "D2", None, _not_derived(nd_over) +
+                        f"; D2 has the exponents of {pred.get('loss_source', 'the preset')}"))
         out.append(("D1", "losses", "D1", None, _not_derived(nd_over)))
     elif poly:
         out.append(("D2", "losses", "D2", -0.5, None))

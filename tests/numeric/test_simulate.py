@@ -305,3 +305,51 @@ def test_a_rate_that_was_not_derived_is_no_prediction_not_a_slow_one():
     assert "not_derived" not in spec.predictions["2"]
     q = {label: (pred, why) for label, _, _, pred, why in _quantities(spec, 2, sub, "")}
     assert q["D1"] == (-0.5, None) and q["block exact:a"] == (-0.5, None)
+
+
+def test_a_presets_paper_loss_gives_d2_where_nothing_was_derived(tmp_path):
+    """The Laplace preset's [sweep.loss] (arXiv:2402.03226's exponents): the over-fitted
+    rows carry D2 with those exponents, and D2 is shown with no prediction, its source named."""
+    from identify.numeric.voronoi import voronoi
+
+    spec = build_spec(preset="laplace-gaussian-linear", fitted_ks=(3,), ns=[100, 200, 400, 800],
+                      replicates=3)
+    pred = spec.predictions["3"]
+    assert pred["loss_over"] == {"W": 2.0, "a": 2.0, "b": 4.0, "nu": 2.0}
+    assert all(v is None for v in pred["over"].values())  # still no predicted rate
+    r = simulate(preset="laplace-gaussian-linear", store=str(tmp_path / "l.sqlite"),
+                 fitted_ks=(3,), ns=[100, 200], replicates=1, progress=False)
+    ok = [row for row in r.rows if row["status"] == "converged"]
+    assert ok and all(row["losses"]["D2"] > 0 for row in ok)
+    # the stored D2 is the Voronoi loss with the paper's exponents, recomputed here
+    model, truth, _ = load_preset("laplace-gaussian-linear")
+    nm, nm_true = NumericModel(model, 3), NumericModel(model, 2)
+    row = ok[0]
+    again = voronoi(nm, np.array(row["theta"]), nm_true, truth.vector(nm_true),
+                    over_exponents=pred["loss_over"], inputs=truth.inputs)
+    assert again.losses["D2"] == pytest.approx(row["losses"]["D2"], rel=1e-12)
+    (d2,) = [f for f in r.slopes if f.quantity == "D2"]
+    assert d2.predicted is None and "arXiv:2402.03226" in d2.predicted_note
+
+
+def test_a_paper_loss_must_name_every_block(tmp_path):
+    text = (tmp_path / "t.toml")
+    from importlib import resources
+    src = resources.files("identify.presets").joinpath("laplace-gaussian-linear.toml").read_text()
+    text.write_text(src.replace("over = { W = 2, a = 2, b = 4, nu = 2 }", "over = { W = 2, a = 2 }"))
+    with pytest.raises(ConfigError, match="every block"):
+        build_spec(truth=str(text), fitted_ks=(3,), ns=[100, 200, 400, 800], replicates=3)
+    text.write_text(src.replace("source = \"arXiv:2402.03226", "sauce = \"x"))
+    with pytest.raises(ConfigError, match="sauce"):
+        build_spec(truth=str(text), fitted_ks=(3,), ns=[100, 200, 400, 800], replicates=3)
+
+
+def test_the_documented_sweep_tolerance_key_is_read_from_a_truth_file(tmp_path):
+    from importlib import resources
+    src = resources.files("identify.presets").joinpath("softmax-gaussian-linear.toml").read_text()
+    f = tmp_path / "t.toml"
+    f.write_text(src.replace("[sweep]", "[sweep]\ntolerance = 0.05", 1))
+    assert build_spec(truth=str(f)).tolerance == 0.05
+    f.write_text(src.replace("[sweep]", "[sweep]\ntolerance = -1", 1))
+    with pytest.raises(ConfigError, match="tolerance"):
+        build_spec(truth=str(f))
