@@ -325,9 +325,15 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
 
 
 def _recheck(expansion2: Expansion, m: int, gr: Grading, r: int, timeout: float,
-             rlimit=None) -> str:
-    """The status of the same level at a second atom (decide, else the r-bar reduction)."""
+             rlimit=None, first: str = "no solution") -> str:
+    """The status of the same level at a second atom: decide, else the r-bar reduction; when
+    the first atom's answer came from the reduction (``first`` is CONDITIONAL), the
+    reduction first (the solvers' budgets were spent on the same question there)."""
     system = cell_system(expansion2, m, r, gr)
+    if first == CONDITIONAL:
+        red = _reduced(system, timeout, rlimit)
+        if red.status in ("no solution", CONDITIONAL):
+            return red.status
     d = _decide(system, timeout, rlimit)
     return _with_reduction(system, d.status, d.certificate, d.witness, timeout, rlimit)[0]
 
@@ -357,7 +363,9 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
         ok = True
         if expansion2 is not None:
             if (gr, r) not in checked:
-                checked[(gr, r)] = _recheck(expansion2, m, gr, r, timeout, rlimit) == no.status
+                again = _recheck(expansion2, m, gr, r, timeout, rlimit, no.status)
+                checked[(gr, r)] = again == no.status or (again == "no solution"
+                                                          and no.status == CONDITIONAL)
             ok = checked[(gr, r)]
         sat_below = [s for s in steps if s.grading == gr and s.level == r - 1
                      and s.status == "solution"]
@@ -395,7 +403,7 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
     return CellDerivation(m, tuple(exps), tuple(steps), status, note), lows
 
 
-def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight: int = 2,
+def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weight: int = 2,
            timeout: float = 60.0, budget: float = 600.0, seed: int = 0,
            normaliser: bool | None = None, recheck: bool = True, full: bool = False,
            rlimit=None) -> Derivation:
@@ -407,10 +415,14 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
     (seconds of search per cell size) are wall-clock safety nets only, reported as "wall-clock
     safety stop" when they cut anything;
     ``full``: search every grading for m >= 3 too (default: the gradings that gave the
-    (m-1)-atom exponents and the uniform one).
+    (m-1)-atom exponents and the uniform one);
+    ``max_level``: the highest level decided (default: MAX_LEVEL, or 2m for the largest cell
+    size m when that is higher: r-bar(m) = 2m is where the location-variance systems stop).
     """
     start = time.perf_counter()
     cells = tuple(cells)
+    if max_level is None:
+        max_level = max(MAX_LEVEL, 2 * max(cells))
     notes: list[str] = []
     if len(model.parameters) > MAX_PARAMETERS and max_weight > 1:
         notes.append(f"only the uniform grading searched: {len(model.parameters)} parameters per "

@@ -244,6 +244,8 @@ class _Span:
         col = {mon: j for j, mon in enumerate(self.columns)}
         vec = {}
         for mon, c in poly.terms():
+            if c == 0:
+                continue  # the zero polynomial's only term
             if mon not in col:
                 return None
             vec[col[mon]] = _q(c)

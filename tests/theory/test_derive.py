@@ -149,3 +149,18 @@ def test_exponents_are_fractions_and_the_derivation_serialises(gaussian_linear):
     d = gaussian_linear.to_dict()
     assert d["provenance"].startswith("[D]")
     assert all(isinstance(e.exponent, Fraction) for e in gaussian_linear.cell(2).exponents)
+
+
+@pytest.mark.slow
+def test_four_atom_cell_of_the_gaussian_moe_is_derived_conditional_on_rbar_4():
+    from identify.theory.derive import CONDITIONAL
+    d = derive(build_model("a*x+b", "softmax", estimator="gaussian"), (1, 2, 3, 4), timeout=60)
+    cell = d.cell(4)
+    assert exponents(d, 4) == {"beta1": 4, "a": 4, "b": 8, "nu": 4}
+    assert cell.status == "derived (upper bound cited: r-bar(4) = 8, [D]/KMV)"
+    eight = [s for s in cell.steps if s.level == 8 and s.status == CONDITIONAL]
+    assert eight and all("r-bar(4) <= 8" in s.assumes for s in eight)
+    # the level-7 lower bound: the lifted Gauss-Hermite witness, exact by the span argument
+    assert all(any(s.grading == e.grading and s.level == 7 and s.status == "solution"
+                   and "exact trace computation" in s.certificate for s in cell.steps)
+               for e in cell.exponents)

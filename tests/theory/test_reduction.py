@@ -132,3 +132,16 @@ def test_equations_not_of_the_cell_form_are_not_reduced():
     eqs[0] = eqs[0] + s.atoms[0][1] * s.atoms[1][1]  # couples atoms 1 and 2
     red = reduce_level(eqs, s.weights, _atoms(s))
     assert red.status == "not reduced" and "cell form" in red.reason
+
+
+def test_four_atoms_at_the_reduction_level_lower_bound_lifted_and_level_8_conditional():
+    exp = expand_model(build_model("a*x+b", "softmax", estimator="gaussian"), 8)
+    grading = {"beta1": 1, "a": 2, "b": 1, "nu": 2}
+    seven = cell_system(exp, 4, 7, grading)
+    red = reduce_level(seven.polys, seven.weights, seven.deltas, timeout=30)
+    # level 7 = 2m - 1: the Gauss-Hermite witness lifted, exact by the span argument (no
+    # algebraic-number arithmetic: the 8 algebraic values are out of check_witness's reach)
+    assert red.status == "solution" and "exact trace computation" in red.reason
+    eight = cell_system(exp, 4, 8, grading)
+    red = reduce_level(eight.polys, eight.weights, eight.deltas, timeout=30)
+    assert red.status == CONDITIONAL and "r-bar(4) <= 8" in red.assumes
