@@ -337,8 +337,10 @@ def reduce_level(equations, weights, atoms, *, timeout: float = 60.0, rlimit=Non
     """Decide a cell system through an r-bar subsystem and its complement (module docstring).
 
     The first r-bar subsystem (largest level, then by position) with L >= r-bar(m) whose
-    complement ``decide`` answers "no solution" gives the answer: "no solution" when
-    r-bar(m) is decided by machine (``rbar(m).machine_checked``), else CONDITIONAL."""
+    case 2 (s1 = 0) and complement have no solution gives the answer: "no solution" when
+    r-bar(m) is decided by machine (``rbar(m).machine_checked``), else CONDITIONAL; a
+    complement's witness gives "solution". With every subsystem at L <= 2m - 1 instead, the
+    lifted Gauss-Hermite witness (:func:`lifted_witness`) gives "solution" when it applies."""
     weights, atoms = tuple(weights), tuple(tuple(a) for a in atoms)
     m = len(weights)
     qs = _per_atom(equations, weights, atoms) if len(atoms) == m and atoms else None
