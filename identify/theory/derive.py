@@ -21,12 +21,22 @@ from identify.errors import IdentifyError
 from identify.model.model import Model
 from identify.theory.expansion import Expansion, expand_model
 from identify.theory.grading import grading_text, gradings
+from identify.theory.reduction import CONDITIONAL, Reduction, reduce_level
+from identify.theory.solvability import rbar
 from identify.theory.system import Grading, cell_system, initial_forms, uniform
 from identify.theory.witness import find_witness
 
-__all__ = ["Step", "BlockExponent", "CellDerivation", "Derivation", "derive", "MAX_LEVEL"]
+__all__ = ["Step", "BlockExponent", "CellDerivation", "Derivation", "derive", "MAX_LEVEL",
+           "CONDITIONAL"]
 
 MAX_LEVEL = 6
+# a cell whose exponents rest on the cited r-bar upper bound (reduction.py): distinguishable
+# from "derived" (every step machine-checked) in text, JSON and the docs table
+# from this cell size on, the lifted Gauss-Hermite witness (reduction.py, exact by a span
+# argument) is tried before find_witness: there the exact check of find_witness's candidates
+# (2m algebraic values eliminated by resultants) did not finish in 100 s (m = 4, level 5)
+LIFT_FIRST = 4
+DERIVED_CITED = "derived (upper bound cited: r-bar({m}) = {v}, [D]/KMV)"
 MAX_PARAMETERS = 5  # beyond this, only the uniform grading is searched (2^p gradings otherwise)
 MAX_PARAMETERS_UNIFORM = 9  # larger atoms are not derived (expansion and systems grow too fast)
 # expand to these orders first, higher only when a cell needs it: the level-r system is the
@@ -34,11 +44,11 @@ MAX_PARAMETERS_UNIFORM = 9  # larger atoms are not derived (expansion and system
 # <= r), and the low-order monomials are far fewer and cheaper to certify (GELU, Gaussian MoE:
 # 146 monomials at order 2, certified in 0.3 s; 1210 at order 4, not certified at 1024 bits)
 STAGES = (2, 4)
-# (system key, rlimit, hint) -> (status, certificate, witness): a pure memo of a deterministic
+# (system key, rlimit, hint) -> (status, certificate, witness, assumes): a pure memo of a deterministic
 # function (the decision under the deterministic budget, from the same witness hint), so a hit
 # changes neither the answer, nor the text, nor which gradings are tried next; answers cut by
 # the wall-clock safety net are not stored
-_DECISIONS: dict[tuple, tuple[str, str, dict | None]] = {}
+_DECISIONS: dict[tuple, tuple[str, str, tuple | None, str]] = {}
 
 
 def _decide(system, timeout: float, rlimit=None):
@@ -49,13 +59,45 @@ def _decide(system, timeout: float, rlimit=None):
     return decide(system.polys, system.weights, system.all_deltas, timeout=timeout, rlimit=rlimit)
 
 
+def _reduced(system, timeout: float, rlimit) -> Reduction:
+    """The r-bar reduction of an undecided cell system (reduction.py): it acts on the
+    system's equations, whatever model built them."""
+    return reduce_level(system.polys, system.weights, system.deltas, timeout=timeout,
+                        rlimit=rlimit)
+
+
+def _lifted(system) -> tuple[dict, str] | None:
+    """The Gauss-Hermite witness lifted through an r-bar subsystem (reduction.py), exact by
+    the span argument; tried first from LIFT_FIRST atoms on."""
+    from identify.theory.reduction import find_rbar_subsystems, lifted_witness
+    for match in find_rbar_subsystems(system.polys, system.weights, system.deltas):
+        found = lifted_witness(system.polys, system.weights, system.deltas, match)
+        if found is not None:
+            return found
+    return None
+
+
+def _with_reduction(system, status: str, cert: str, witness, timeout: float, rlimit
+                    ) -> tuple[str, str, dict | None, str]:
+    """(status, certificate, witness, assumes): an undecided answer re-tried through an r-bar
+    subsystem; CONDITIONAL when the answer rests on the cited r-bar(m) upper bound."""
+    if status != "unknown":
+        return status, cert, witness, ""
+    red = _reduced(system, timeout, rlimit)
+    if red.status in ("no solution", CONDITIONAL, "solution"):
+        return (red.status, f"{red.certificate()}; the whole system, before the reduction: "
+                f"{cert}", red.witness, red.assumes)
+    return status, f"{cert}; r-bar reduction: {red.certificate()}", None, ""
+
+
 def _hint_key(hint: dict | None, gens: tuple) -> tuple | None:
     return None if hint is None else tuple(str(hint.get(g, 0)) for g in gens)
 
 
 def _decided(system, hint: dict | None, timeout: float, rlimit
-             ) -> tuple[str, str, dict | None]:
-    """(status, certificate, witness) of a cell system: a cheap exact witness, else decide().
+             ) -> tuple[str, str, dict | None, str]:
+    """(status, certificate, witness, assumes) of a cell system: a cheap exact witness, else
+    decide(), else (undecided) the r-bar reduction; ``assumes`` names a cited claim.
 
     Memoised on the system's canonical key (its equations up to a renaming of the unknowns
     by position and a change of basis of the equations), the budget and the witness hint,
@@ -65,17 +107,19 @@ def _decided(system, hint: dict | None, timeout: float, rlimit
     limits = tuple(sorted(rlimit.items())) if isinstance(rlimit, dict) else rlimit
     key = (system.key(), limits, _hint_key(hint, gens))
     if key in _DECISIONS:
-        status, cert, values = _DECISIONS[key]
-        return status, cert, None if values is None else dict(zip(gens, values, strict=True))
-    found = find_witness(system, hint)
+        status, cert, values, assumes = _DECISIONS[key]
+        return (status, cert, None if values is None else dict(zip(gens, values, strict=True)),
+                assumes)
+    found = _lifted(system) if system.cell_size >= LIFT_FIRST else None
+    found = found or find_witness(system, hint)
     if found is not None:
-        out = ("solution", found[1], found[0])
+        out = ("solution", found[1], found[0], "")
     else:
         d = _decide(system, timeout, rlimit)
-        out = (d.status, d.certificate, d.witness)
+        out = _with_reduction(system, d.status, d.certificate, d.witness, timeout, rlimit)
     if SAFETY_STOP not in out[1]:
         values = None if out[2] is None else tuple(out[2].get(g, 0) for g in gens)
-        _DECISIONS[key] = (out[0], out[1], values)
+        _DECISIONS[key] = (out[0], out[1], values, out[3])
     return out
 
 
@@ -89,11 +133,12 @@ class Step:
     certificate: str
     seconds: float
     equations: int
+    assumes: str = ""  # status CONDITIONAL: the cited claim it rests on
 
     def to_dict(self) -> dict:
         return {"grading": dict(self.grading), "level": self.level, "status": self.status,
                 "certificate": self.certificate, "seconds": round(self.seconds, 3),
-                "equations": self.equations}
+                "equations": self.equations, "assumes": self.assumes}
 
 
 @dataclass(frozen=True)
@@ -106,16 +151,24 @@ class BlockExponent:
     level: int | None
     proof: str
     kind: str = ""  # the certificate's kind in a few words (the proof has the whole of it)
+    assumes: str = ""  # a cited claim the exponent rests on ("" = every step machine-checked)
 
     def to_dict(self) -> dict:
         return {"block": self.block, "exponent": None if self.exponent is None else
                 str(self.exponent), "grading": None if self.grading is None else
                 dict(self.grading), "level": self.level, "proof": self.proof,
-                "certificate_kind": self.kind}
+                "certificate_kind": self.kind, "assumes": self.assumes,
+                "machine_checked": not self.assumes}
 
 
 def certificate_kind(certificate: str) -> str:
-    """A few words for a decisive "no solution" certificate of `decide`: ``z3+cvc5 unsat``."""
+    """A few words for a decisive "no solution" certificate of `decide`: ``z3+cvc5 unsat``;
+    of the r-bar reduction: ``reduced to r-bar(3), upper bound cited``."""
+    if certificate.startswith("reduced to r-bar"):
+        m = certificate.split("r-bar system of ", 1)[1].split(" ", 1)[0]
+        cited = "so no solution, conditional" in certificate
+        return f"reduced to r-bar({m})" + (", upper bound cited" if cited else
+                                           " (decided by machine)")
     if certificate.startswith("unsat from"):
         solvers = sorted(certificate[len("unsat from "):].split(" (")[0].split(" and "),
                          key=lambda n: (n != "z3", n))
@@ -131,7 +184,9 @@ class CellDerivation:
     cell_size: int
     exponents: tuple[BlockExponent, ...]
     steps: tuple[Step, ...]
-    status: str  # "derived" | "partial" | "no finite r" | "inconclusive" | "first-order degenerate"
+    # "derived" | DERIVED_CITED % m | "partial" | "no finite r" | "inconclusive" |
+    # "first-order degenerate"
+    status: str
     note: str = ""
 
     def exponent(self, block: str) -> BlockExponent:
@@ -210,7 +265,9 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
     known = known or {}
     lows: dict[Grading, int] = {}
     blocks = _blocks(expansion)
-    best: dict[str, tuple[Fraction, Grading, int]] = {}
+    # block -> (exponent, grading, level, assumes): the smallest exponent; at equal exponents
+    # one with every step machine-checked is preferred to one resting on a cited claim
+    best: dict[str, tuple[Fraction, Grading, int, str]] = {}
     steps: list[Step] = []
     notes: list[str] = []
     outcome: dict[Grading, str] = {}
@@ -232,7 +289,8 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
         wt = dict(gr)
 
         def useful(r: int, wt=wt) -> bool:
-            return any(b not in best or Fraction(r, wt[b]) < best[b][0] for b in blocks)
+            return any(b not in best or Fraction(r, wt[b]) < best[b][0]
+                       or (Fraction(r, wt[b]) == best[b][0] and best[b][3]) for b in blocks)
 
         r = max(max(wt.values()), known.get(gr, 0))
         if r > max(wt.values()):
@@ -242,16 +300,17 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
         while r <= max_level and useful(r):
             system = cell_system(expansion, m, r, gr)
             t0 = time.perf_counter()
-            status, cert, witness = _decided(system, witnesses.get(gr), timeout, rlimit)
+            status, cert, witness, assumes = _decided(system, witnesses.get(gr), timeout, rlimit)
             if witness is not None:
                 witnesses[gr] = witness
-            steps.append(Step(gr, r, status, cert, time.perf_counter() - t0, len(system.forms)))
-            if status == "no solution":
-                outcome[gr] = f"r* = {r}"
+            steps.append(Step(gr, r, status, cert, time.perf_counter() - t0, len(system.forms),
+                              assumes))
+            if status in ("no solution", CONDITIONAL):
+                outcome[gr] = f"r* = {r}" + (f" (conditional on {assumes})" if assumes else "")
                 for b in blocks:
                     e = Fraction(r, wt[b])
-                    if b not in best or e < best[b][0]:
-                        best[b] = (e, gr, r)
+                    if b not in best or (e, bool(assumes)) < (best[b][0], bool(best[b][3])):
+                        best[b] = (e, gr, r, assumes)
                 break
             if status != "solution":
                 outcome[gr] = f"undecided at level {r} (solutions up to {r - 1})"
@@ -266,8 +325,17 @@ def _search(expansion: Expansion, m: int, max_level: int, max_weight: int, timeo
 
 
 def _recheck(expansion2: Expansion, m: int, gr: Grading, r: int, timeout: float,
-             rlimit=None) -> str:
-    return _decide(cell_system(expansion2, m, r, gr), timeout, rlimit).status
+             rlimit=None, first: str = "no solution") -> str:
+    """The status of the same level at a second atom: decide, else the r-bar reduction; when
+    the first atom's answer came from the reduction (``first`` is CONDITIONAL), the
+    reduction first (the solvers' budgets were spent on the same question there)."""
+    system = cell_system(expansion2, m, r, gr)
+    if first == CONDITIONAL:
+        red = _reduced(system, timeout, rlimit)
+        if red.status in ("no solution", CONDITIONAL):
+            return red.status
+    d = _decide(system, timeout, rlimit)
+    return _with_reduction(system, d.status, d.certificate, d.witness, timeout, rlimit)[0]
 
 
 def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_level: int,
@@ -290,18 +358,28 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
                     f"witnesses at every level <= {max_level}")
             exps.append(BlockExponent(b, None, None, None, why, kind))
             continue
-        e, gr, r = best[b]
+        e, gr, r, assumes = best[b]
+        no = next(s for s in steps if s.grading == gr and s.level == r)
         ok = True
         if expansion2 is not None:
             if (gr, r) not in checked:
-                checked[(gr, r)] = _recheck(expansion2, m, gr, r, timeout, rlimit) == "no solution"
+                again = _recheck(expansion2, m, gr, r, timeout, rlimit, no.status)
+                checked[(gr, r)] = again == no.status or (again == "no solution"
+                                                          and no.status == CONDITIONAL)
             ok = checked[(gr, r)]
         sat_below = [s for s in steps if s.grading == gr and s.level == r - 1
                      and s.status == "solution"]
-        no = next(s for s in steps if s.grading == gr and s.level == r)
-        proof = (f"grading {grading_text(gr)}: level {r} has no real solution ({no.certificate})"
+        said = ("has no real solution, conditional on " + assumes if assumes else
+                "has no real solution")
+        proof = (f"grading {grading_text(gr)}: level {r} {said} ({no.certificate})"
                  + (f", level {r - 1} has one" if sat_below else "")
                  + f"; e = {r}/{dict(gr)[b]}")
+        if assumes and not sat_below:
+            # the level below is not proved solvable by an exact witness: r* <= r only
+            exps.append(BlockExponent(b, None, None, None, f"bounded, not derived: e <= "
+                                      f"{e}, as level {r - 1} has no exact witness; " + proof,
+                                      f"bounded: e <= {e}", assumes))
+            continue
         if expansion2 is not None:
             proof += ("; re-decided at a second rational atom: no solution" if ok else
                       "; at a second rational atom the answer differs")
@@ -311,19 +389,21 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
         else:
             kind = certificate_kind(no.certificate) + f", level {r}" + (
                 "" if all(w == 1 for _, w in gr) else f", {grading_text(gr)}")
-            exps.append(BlockExponent(b, e, gr, r, proof, kind))
+            exps.append(BlockExponent(b, e, gr, r, proof, kind, assumes))
     if all(x.exponent is not None for x in exps):
-        status = "derived"
+        cited = next((s for s in steps if s.assumes and any(x.assumes for x in exps)), None)
+        status = "derived" if cited is None else DERIVED_CITED.format(m=m, v=rbar(m).value)
     elif all(x.exponent is None for x in exps):
-        status = "no finite r" if not any("undecided" in o for o in outcome.values()) \
-            else "inconclusive"
+        bounded = any(x.kind.startswith("bounded") for x in exps)
+        status = "no finite r" if not bounded and not any(
+            "undecided" in o for o in outcome.values()) else "inconclusive"
     else:
         status = "partial"
     note = "; ".join(notes)
     return CellDerivation(m, tuple(exps), tuple(steps), status, note), lows
 
 
-def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight: int = 2,
+def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weight: int = 2,
            timeout: float = 60.0, budget: float = 600.0, seed: int = 0,
            normaliser: bool | None = None, recheck: bool = True, full: bool = False,
            rlimit=None) -> Derivation:
@@ -335,10 +415,14 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
     (seconds of search per cell size) are wall-clock safety nets only, reported as "wall-clock
     safety stop" when they cut anything;
     ``full``: search every grading for m >= 3 too (default: the gradings that gave the
-    (m-1)-atom exponents and the uniform one).
+    (m-1)-atom exponents and the uniform one);
+    ``max_level``: the highest level decided (default: MAX_LEVEL, or 2m for the largest cell
+    size m when that is higher: r-bar(m) = 2m is where the location-variance systems stop).
     """
     start = time.perf_counter()
     cells = tuple(cells)
+    if max_level is None:
+        max_level = max(MAX_LEVEL, 2 * max(cells))
     notes: list[str] = []
     if len(model.parameters) > MAX_PARAMETERS and max_weight > 1:
         notes.append(f"only the uniform grading searched: {len(model.parameters)} parameters per "
@@ -396,7 +480,7 @@ def derive(model: Model, cells=(1, 2), *, max_level: int = MAX_LEVEL, max_weight
             cd, lows = _over_cell(e1, e2, m, order, max_weight, timeout, budget,
                                   known if previous == m - 1 else None, first, full, rlimit)
             exp = e1
-            if cd.status == "derived":
+            if cd.status.startswith("derived"):
                 break
         out.append(cd)
         known, previous = lows, m

@@ -341,8 +341,9 @@ def rbar(m: int, *, kind: str = "rbar", decide_upper: float | None = None) -> In
     theory.md citing Kalai-Moitra-Valiant 2010, Prop. 7; it is machine-checked only where
     ``_MACHINE_DECIDED`` says so, or when ``decide_upper`` (seconds per solver) is given and
     :func:`decide_level` then proves level 2m has no solution (its certificate is quoted). For
-    r-tilde the value is the same by theory.md's reduction (r-tilde = r-bar for r >= 4) [D],
-    and the provenance says so.
+    r-tilde the value is the same: at every level r >= 4 the r-tilde system contains the r-bar
+    system in (t3, t4) and its complement (t3 = t4 = 0) has no solution, both checked by
+    :mod:`identify.theory.reduction` (tested for m = 2, 3, 4 at r = 2m); the provenance says so.
     """
     if not isinstance(m, int) or m < 1:
         raise IdentifyError(f"m must be an integer >= 1, got {m!r}")
@@ -368,5 +369,7 @@ def rbar(m: int, *, kind: str = "rbar", decide_upper: float | None = None) -> In
         mc += f"; level {2 * m} by machine now: {d.status} ({d.certificate})"
     prov = f"{lower}; {upper}; {mc}"
     if kind == "rtilde":
-        prov += "; r-tilde = r-bar by theory.md's reduction (t1 = t2 = 0 and X = lam T) [D]"
+        prov += ("; r-tilde = r-bar: the r-tilde system at level r >= 4 contains the r-bar system "
+                 "in (t3, t4) and its complement (t3 = t4 = 0) has only the trivial solution "
+                 "(identify.theory.reduction, machine-checked for m = 2, 3, 4 at r = 2m)")
     return IndexValue(kind, m, 2 * m, lower, upper, machine, prov)

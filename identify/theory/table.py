@@ -2,7 +2,9 @@
 
 For every catalog expert (d = 1, softmax gate) under least squares and the Gaussian MoE:
 the loss exponents e (rate n^(-1/(2e))) derived for cells of 2 and 3 atoms, the registry
-row's exponents for a two-atom cell, and the cross-check. docs/theory.md holds the output
+row's exponents for a two-atom cell, and the cross-check. A cell whose exponents rest on the
+cited upper bound r-bar(m) = 2m (the r-bar reduction, theory/reduction.py) is marked
+"(upper bound cited: r-bar(m) = 2m, [D]/KMV)". docs/theory.md holds the output
 between two markers; ``python -m identify.theory.table --write docs/theory.md`` rewrites it
 and the test suite checks that the page still says what `predict` says.
 """
@@ -17,6 +19,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from identify.model.catalog import CATALOG
+from identify.theory.derive import DERIVED_CITED
+from identify.theory.solvability import rbar
 
 __all__ = ["table_rows", "derived_table", "replace_table", "BEGIN", "END"]
 
@@ -64,6 +68,16 @@ def _cell_text(rates, m: int) -> str:
     return ", ".join(parts)
 
 
+def _cited(p, m: int) -> str:
+    """" (upper bound cited: r-bar(m) = 2m, [D]/KMV)" when a derived exponent of the cell
+    rests on the cited r-bar upper bound (theory/reduction.py), else ""."""
+    cd = None if p.derivation is None else next(
+        (c for c in p.derivation.cells if c.cell_size == m), None)
+    if cd is None or not any(e.assumes and e.exponent is not None for e in cd.exponents):
+        return ""
+    return " (" + DERIVED_CITED.format(m=m, v=rbar(m).value).removeprefix("derived (")
+
+
 def _agreement(rates, m: int) -> str:
     cell = [r for r in rates if r.cell_size == m]
     groups: dict[str, list[str]] = {}
@@ -88,7 +102,8 @@ def table_rows(names: Sequence[str] | None = None, estimators: Sequence[str] = (
             reg = ", ".join(f"{r.block} {_registry_exponent(r.registry)}" for r in p.rates
                             if r.cell_size == 2) if p.row else "no row"
             rows.append((name, f"`{result.model.expert.formula}`", _ESTIMATORS[est],
-                         _cell_text(p.rates, 2), _cell_text(p.rates, 3),
+                         _cell_text(p.rates, 2) + _cited(p, 2),
+                         _cell_text(p.rates, 3) + _cited(p, 3),
                          (f"{reg} ({p.row.key})" if p.row else reg), _agreement(p.rates, 2)))
     return rows
 
