@@ -155,6 +155,15 @@ def _registry_cell(row: RegistryRow | None, block, m: int) -> tuple[str, Fractio
     return _rate_text(e)[0] + (f" ({note})" if note else ""), e, True
 
 
+def _row_bound(row: RegistryRow, block, m: int) -> Fraction | None:
+    """The lower bound on the exponent a row implies where its index is unknown (the
+    papers' r(m) >= 7 for m >= 4): 7 / k for an entry r(m) / k, else None."""
+    found, spec = _lookup(row.exact if m == 1 else row.over, block.name, block.role)
+    if not found or not isinstance(spec, tuple) or solvability_index(spec[0], m) is not None:
+        return None
+    return Fraction(7, spec[1])
+
+
 _CACHE: dict = {}
 
 
@@ -259,6 +268,10 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
                 agreement = "not derived"  # nothing to compare with the row
             elif not stated and reg_e is None and reg_text in ("not stated", ""):
                 agreement = "no row"
+            elif not stated and reg_e is None and (bound := _row_bound(row, block, m)):
+                # the row gives only r(m) >= 7 (value unknown): compare with that bound
+                agreement = ("agree (the row's bound)" if e is not None and e >= bound
+                             else "disagree")
             elif note.startswith("affine") and stated:
                 agreement = "disagree"  # the split: no decay at all, not a slow decay
             elif reg_e == e or (reg_e is None and e is None and stated):

@@ -137,3 +137,16 @@ def test_a_kink_says_why_nothing_is_derived_and_cites_the_row_by_checks_verdict(
     p = predict(check("relu(a*x+b)"), (1, 2))
     assert all(r.rate == "not derived" and "kink" in r.certificate for r in p.rates)
     assert "check's verdict" in p.match
+
+
+def test_a_row_with_an_unknown_index_is_compared_with_its_bound():
+    """arXiv:2305.03288 gives r~(m) >= 7 for m >= 4 (value unknown): the cross-check uses the
+    bound 7 / k of an entry r~(m) / k, and only where the index is unknown."""
+    from types import SimpleNamespace
+
+    from identify.theory.rates import _row_bound
+
+    (row,) = [r for r in REGISTRY if r.key == "softmax-mle-linear"]
+    b, a = SimpleNamespace(name="b", role="expert"), SimpleNamespace(name="a", role="expert")
+    assert _row_bound(row, b, 4) == Fraction(7) and _row_bound(row, a, 4) == Fraction(7, 2)
+    assert _row_bound(row, b, 3) is None and _row_bound(row, b, 1) is None
