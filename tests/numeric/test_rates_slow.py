@@ -68,9 +68,10 @@ def test_linear_experts_over_fitted_parameters_do_not_decay_like_n_to_the_minus_
 
 _LAPLACE_FINDING = (
     "finding (2026-12-01, docs/reproductions.md): with every fit certified at the gate's kinks "
-    "(200 of 200 converged), D1 over n = 1e3..1e5 measured -0.571 [-0.627, -0.514] at 20 "
-    "replicates: the interval is not inside -0.5 +- 0.1 (the per-size means fall fast at "
-    "small n; n >= 7743 alone gives -0.483 [-0.610, -0.358]); the atoms are identify's own")
+    "(200 of 200 converged), D1 over n = 1e3..1e5 measured -0.580 [-0.633, -0.523] at 20 "
+    "replicates (robust -0.490): the interval is not inside -0.5 +- 0.1; the per-size means "
+    "fall fast at small n (0.308 at 1e3, 0.028 at 1e5; n >= 7743 alone: -0.555 [-0.657, "
+    "-0.453]); the atoms are identify's own")
 
 
 @pytest.mark.parametrize("preset, replicates", [
