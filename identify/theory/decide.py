@@ -85,7 +85,13 @@ def _as_polys(equations, gens) -> list[sp.Poly]:
             if not p.is_zero:
                 polys.append(p)
             continue
-        expr = sp.sympify(eq)
+        if isinstance(eq, sp.Basic):
+            expr = eq
+        elif isinstance(eq, int) and not isinstance(eq, bool):
+            expr = sp.Integer(eq)
+        else:  # text above all: never parsed here (no sympify), and no inexact floats
+            raise IdentifyError(f"an equation must be a sympy expression, Poly or integer, "
+                                f"not {type(eq).__name__}", where="equations")
         if isinstance(expr, sp.Equality):
             expr = expr.lhs - expr.rhs
         extra = expr.free_symbols - gen_set
@@ -661,7 +667,7 @@ def _root_in(poly: sp.Poly, lo, hi):
     if q.count_roots(lo, hi) != 1:
         raise ValueError("the interval does not isolate one root")
     for end in (lo, hi):
-        if q.eval(end) == 0:
+        if q.eval(end) == 0:  # sympy's Poly.eval: the polynomial's value at a rational
             return sp.Rational(end)
     return sp.CRootOf(q, q.count_roots(None, lo))
 

@@ -210,3 +210,12 @@ def test_rlimit_must_be_a_non_negative_integer():
         decide([w1 * d1], [w1], [d1], rlimit=-1)
     with pytest.raises(IdentifyError, match="rlimit"):
         decide([w1 * d1], [w1], [d1], rlimit={"z3": 1.5})
+
+
+def test_text_equations_are_refused_not_parsed():
+    """decide() is public: a string is never handed to sympy's parser, a float never turned
+    into an inexact coefficient; both get one IdentifyError naming the type."""
+    w, d = sp.symbols("w d")
+    for bad in ("w*d**2", "__import__('os').system('true')", 0.5):
+        with pytest.raises(IdentifyError, match="must be a sympy expression"):
+            decide([bad], [w], [d], timeout=5)
