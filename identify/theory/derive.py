@@ -19,8 +19,9 @@ import flint
 
 from identify.errors import IdentifyError
 from identify.model.model import Model
-from identify.theory.expansion import Expansion, expand_model
+from identify.theory.expansion import Expansion, atom_function, expand_model
 from identify.theory.grading import grading_text, gradings
+from identify.theory.nonsmooth import KinkMoves, moving_kinks
 from identify.theory.reduction import CONDITIONAL, Reduction, reduce_level
 from identify.theory.solvability import rbar
 from identify.theory.system import Grading, cell_system, initial_forms, uniform
@@ -403,6 +404,31 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
     return CellDerivation(m, tuple(exps), tuple(steps), status, note), lows
 
 
+def _kinked_cell(model: Model, m: int, kink: str, blocks: tuple[str, ...], atom: dict,
+                 options: dict) -> CellDerivation:
+    """An over-fitted cell of a model whose kink moves: no expansion of order 2 exists.
+
+    An exact two-atom split (least squares, a homogeneous ray such as relu(a x + b)'s) is a
+    solution of every level's system, with the loss exactly 0: no finite r, proved without
+    any expansion. Otherwise the cell is not derived, with the reason."""
+    from identify.theory.affine import exact_splits
+    splits = exact_splits(model)
+    if splits:
+        proof = (f"no finite r: the exact two-atom split (proved identity) leaves f_G "
+                 f"unchanged, a solution of every level's system: {splits[0].text}")
+        exps = tuple(BlockExponent(b, None, None, None, proof, "exact split, every level")
+                     for b in blocks)
+        return CellDerivation(m, exps, (), "no finite r", proof)
+    gate_kinks = [k for k in moving_kinks(atom_function(model, False), model.parameters)
+                  if not k.args[0].free_symbols & set(model.expert.parameters)]
+    if not gate_kinks:  # the kinks are the expert's: bounds from its pieces
+        from identify.theory.piecebounds import bounded_cell
+        return bounded_cell(model, m, atom, kink, options)
+    why = f"not derived: {kink}"
+    return CellDerivation(m, tuple(BlockExponent(b, None, None, None, why) for b in blocks), (),
+                          "inconclusive", why)
+
+
 def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weight: int = 2,
            timeout: float = 60.0, budget: float = 600.0, seed: int = 0,
            normaliser: bool | None = None, recheck: bool = True, full: bool = False,
@@ -448,8 +474,13 @@ def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weig
             expansions[order] = (e1, e2)
         return expansions[order]
 
+    kink = ""
     try:
-        exp, exp2 = expansions_at(stages[0])
+        try:
+            exp, exp2 = expansions_at(stages[0])
+        except KinkMoves as err:  # no order >= 2: the exact cell from the first-order one
+            kink = str(err)
+            exp, exp2 = expansions_at(1)
     except IdentifyError as err:
         why = f"no expansion: {err}"
         out = tuple(CellDerivation(m, tuple(BlockExponent(b.name, None, None, None, why)
@@ -469,9 +500,17 @@ def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weig
     known: dict = {}
     first: tuple = ()
     previous = 1
+    if kink:
+        notes.append(f"over-fitted cells: {kink}")
     for m in sorted(cells):
         if m == 1:
             out.append(_exact_cell(exp))
+            continue
+        if kink:
+            out.append(_kinked_cell(model, m, kink, _blocks(exp), exp.atom,
+                                    {"max_level": max_level, "max_weight": max_weight,
+                                     "timeout": timeout, "budget": budget, "seed": seed,
+                                     "recheck": recheck, "full": full, "rlimit": rlimit}))
             continue
         for order in stages:
             e1, e2 = expansions_at(order)

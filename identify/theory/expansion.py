@@ -31,19 +31,21 @@ from identify.model.model import Model
 from identify.symbolic.arbeval import ArbProgram, NonSmoothPoint, has_kinks, is_finite, to_arb, workprec
 from identify.symbolic.linalg import eliminate
 from identify.symbolic.points import PointSampler
+from identify.theory.nonsmooth import (
+    FIRST_ORDER_NOTE,
+    MOVING_KINK_REASON,
+    KinkMoves,
+    first_order_form,
+    fix_kinks,
+    moving_kinks,
+)
 from identify.theory.series import taylor_series
 
 __all__ = ["Monomial", "Expansion", "expand_model", "PHI", "KINK_REASON"]
 
 PHI = sympy.Symbol("Phi")  # the normaliser's generic function f_G* (or p_G*(y|x))
 _PRECISIONS = (128, 256, 512, 1024)
-KINK_REASON = (
-    "the atom function has a kink whose location moves with the parameters (relu, abs, the "
-    "Laplace gate's |W - x|): it is not twice differentiable there (d^2/db^2 relu(a x + b) = "
-    "delta(a x + b), not a function), so the Taylor expansion of order >= 2 that the cell "
-    "argument uses does not exist; the first-order remainder is of order |Delta|^(3/2) in L2 "
-    "(an error of size |Delta| on a set of width |Delta| around the kink), a half-integer "
-    "order that the integer-level systems cannot represent")
+KINK_REASON = MOVING_KINK_REASON  # the name the callers know
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,25 @@ def generic_atom(model: Model, seed: int) -> dict:
     return {s: sympy.Rational(v.numerator, v.denominator) for s, v in atom.items()}
 
 
+def crossing_atom(model: Model, F: sympy.Expr, seed: int) -> dict:
+    """A generic atom at which every kink of F crosses the input domain [-2, 2]^d with a fair
+    share on each side (pieces.kinks_cross); the first of a deterministic sequence of draws.
+
+    An atom whose relu is dead (or active) on the whole domain analyses another family (0, or
+    the linear expert), so the derivation's answer would depend on the draw."""
+    from fractions import Fraction
+
+    from identify.symbolic.pieces import kinks_cross
+    params, inputs = model.parameters, tuple(model.inputs)
+    for k in range(64):
+        atom = generic_atom(model, seed + 7919 * k)
+        exact = {s: Fraction(int(v.p), int(v.q)) for s, v in atom.items()}
+        if kinks_cross(F, inputs, params, exact, seed=seed):
+            return atom
+    raise IdentifyError("no atom found (64 draws) at which every kink crosses the input domain "
+                        "[-2, 2]^d on both sides", hint="the derived rates are not available here")
+
+
 def _split_term(term: sympy.Expr, inputs: Sequence[sympy.Symbol]):
     """(numeric coefficient, input exponents, generator key) of one product term."""
     powers = [0] * len(inputs)
@@ -226,7 +247,9 @@ def _collocate(exprs: Sequence[sympy.Expr], inputs, seed: int) -> tuple[bool, st
     sampler = PointSampler(seed + 7)
     points: list = []
     tries = 0
-    while len(points) < n + 4 and tries < 50 * (n + 4):
+    # a kink (relu(x), Heaviside(u*)) makes every monomial vanish on a side: more points
+    want = (n + 4) * (4 if any(has_kinks(e) for e in exprs) else 1)
+    while len(points) < want and tries < 50 * want:
         tries += 1
         p = sampler.input_point(len(inputs))
         if p not in points:  # distinct points (1-D draws collide often)
@@ -304,11 +327,20 @@ def expand_model(model: Model, order: int, *, seed: int = 0, normaliser: bool | 
     if normaliser is None:
         normaliser = _normalised(model)
     F, rewrite = logistic_form(atom_function(model, normaliser))
-    if has_kinks(F):
-        raise IdentifyError(KINK_REASON, hint="the derived rates are not available here")
     params = model.parameters
-    atom = atom if atom is not None else generic_atom(model, seed)
     inputs = tuple(model.inputs)
+    kink_notes: list[str] = []
+    if has_kinks(F):
+        atom = atom if atom is not None else crossing_atom(model, F, seed)
+        F, kink_notes = fix_kinks(F, params, inputs, atom)
+        if moving_kinks(F, params):
+            first = first_order_form(F, params, inputs, atom)  # the jump / transversality errors
+            if order > 1:
+                raise KinkMoves(MOVING_KINK_REASON, hint="the exact-fit (order-1) cell is "
+                                "derived; the over-fitted cells are not")
+            F = first
+            kink_notes.append(FIRST_ORDER_NOTE)
+    atom = atom if atom is not None else generic_atom(model, seed)
     table, refs = _coefficients(F, params, atom, inputs, order)
     monos, coefs = [], []
     for (powers, key), row in table.items():
@@ -325,6 +357,8 @@ def expand_model(model: Model, order: int, *, seed: int = 0, normaliser: bool | 
     independent, cert = _certify(plain, inputs, seed)
     if rewrite:
         cert += f"; {rewrite}"
+    for note in kink_notes:
+        cert += f"; {note}"
     if normaliser:
         cert += ("; the normaliser monomials (times Phi = f_G*) are independent of them by the "
                  "papers' assumption (not certified)")

@@ -18,7 +18,7 @@ from identify import display
 from identify.errors import ConfigError
 from identify.symbolic.check import CheckResult
 from identify.symbolic.verdict import Verdict
-from identify.theory.affine import AffineSplit, affine_directions
+from identify.theory.affine import AffineSplit, exact_splits
 from identify.theory.classify import derived_verdict
 from identify.theory.derive import Derivation, derive
 from identify.theory.registry import REGISTRY, RTILDE, RegistryRow, solvability_index
@@ -219,11 +219,14 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
         warnings.append(reason)
     # the citation row: by the derived verdict, or (no derivation) by check's verdict
     derived_any = derivation is not None and derivation.expansion is not None
+    decided = derived_any and verdict is not Verdict.INCONCLUSIVE
     cls = "input-independent" if model.expert.input_independent else (
-        verdict if derived_any else result.verdict)
+        verdict if decided else result.verdict)
     row = _find_row(gate, est, cls)
     how = ("from the formula (no input appears)" if cls == "input-independent"
-           else f"by the derived verdict ({verdict.value})" if derived_any
+           else f"by the derived verdict ({verdict.value})" if decided
+           else f"by check's verdict ({result.verdict.value}), as the derivation did not decide "
+                "the verdict" if derived_any
            else f"by check's verdict ({result.verdict.value}), as nothing was derived")
     stand_in = derivation is None or derived_any  # not for a model nothing could be expanded of
     if row is None and stand_in and cls in (Verdict.STRONG, Verdict.WEAK, "input-independent"):
@@ -234,9 +237,8 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
     provenance = ("derived from the model's coefficient system [D] (see the proof per block)"
                   + (f"; registry cross-check: {row.key}: {row.source}, {row.theorem} "
                      f"({row.provenance})" if row else "; no registry row to cross-check"))
-    split_ok = est == "lse" and _has_weight(model.gate)
-    affine = affine_directions(model.expert) if split_ok else ()
-    affine_names = {a.parameter for a in affine}
+    affine = exact_splits(model)
+    affine_names = {n for a in affine for n in a.moved}
     rates: list[BlockRate] = []
     for block in model.blocks:
         for m in cells:
@@ -248,6 +250,7 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
             proof = be.proof if be else reason
             reg_text, reg_e, stated = _registry_cell(row, block, m)
             kind = (be.kind if be else "") or "none"
+            bounds = None
             if e is not None:
                 rate, samples = _rate_text(e)
                 note = ""
@@ -255,6 +258,12 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
                 rate, samples = "no decay: not consistent (exact two-atom split)", "none suffice"
                 note = "affine direction, see the split proof"
                 kind = "exact two-atom split (proved identity)"
+            elif be is not None and be.kind.startswith("bounded: ") and " <= e <= " in be.kind:
+                lo, hi = be.kind.removeprefix("bounded: ").split(" <= e <= ")
+                slow = "?" if hi == "?" else _rate_text(Fraction(hi))[0]
+                rate = f"between {slow} and {_rate_text(Fraction(lo))[0]} (bounded)"
+                bounds = (Fraction(lo), None if hi == "?" else Fraction(hi))
+                samples, note = "unknown", be.proof
             elif cd is not None and cd.status in ("no finite r", "partial"):
                 rate, samples = "no polynomial rate proved", "unknown"
                 note = be.proof if be else ""
@@ -266,6 +275,9 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
                 agreement = "no row"
             elif rate == "not derived":
                 agreement = "not derived"  # nothing to compare with the row
+            elif bounds is not None and reg_e is not None:
+                inside = bounds[0] <= reg_e and (bounds[1] is None or reg_e <= bounds[1])
+                agreement = "within the bounds" if inside else "disagree"
             elif not stated and reg_e is None and reg_text in ("not stated", ""):
                 agreement = "no row"
             elif not stated and reg_e is None and (bound := _row_bound(row, block, m)):

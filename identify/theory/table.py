@@ -44,7 +44,8 @@ def _registry_exponent(text: str) -> str:
 
 
 def _cell_text(rates, m: int) -> str:
-    """Per block: the derived exponent, or why none (split, solutions, undecided, not derived)."""
+    """Per block: the derived exponent, its bounds ("2..4"), or why none (split, solutions,
+    undecided, not derived)."""
     cell = [r for r in rates if r.cell_size == m]
     if not cell:
         return ""
@@ -61,6 +62,9 @@ def _cell_text(rates, m: int) -> str:
             parts.append(f"{r.block} {_e(r.exponent)}")
         elif r.rate.startswith("no decay"):
             parts.append(f"{r.block} split")
+        elif r.certificate.startswith("bounded: ") and " <= e <= " in r.certificate:
+            lo, hi = r.certificate.removeprefix("bounded: ").split(" <= e <= ")
+            parts.append(f"{r.block} {lo}..{hi}")
         elif r.rate == "not derived":
             parts.append(f"{r.block} - ({r.certificate})")
         else:

@@ -58,9 +58,15 @@ def test_the_same_tasks_in_processes_with_different_allocations_give_identical_b
         outs.append(json.loads(stdout))
     assert len(outs[0]) == 4
     assert outs[1] == outs[0] and outs[2] == outs[0]
-    # the fits are real: most of them pass the gradient test at least as well as the truth
+    # the fits are real: the softmax ones pass the gradient test at least as well as the
+    # truth. Laplace least-squares fits have no kink certificate yet (numeric/kinks.py covers
+    # the Gaussian MoE): there an honest "budget" at an objective below the truth's is allowed
     rows = outs[0].values()
-    assert sum(r["status"] == "converged" for r in rows) >= 3
+    assert all(r["status"] == "converged" for k, r in outs[0].items() if k.startswith("softmax"))
+    for k, r in outs[0].items():
+        if k.startswith("laplace"):
+            assert r["status"] in ("converged", "budget") and \
+                float.fromhex(r["objective"]) <= r["truth_objective"], (k, r["status"])
     for r in rows:
         if r["status"] == "converged":
             assert len(r["theta"]) > 0 and float.fromhex(r["objective"]) <= r["truth_objective"]
@@ -96,9 +102,10 @@ class _Shifted:
 @pytest.mark.parametrize("gate, sizes, replicates, pick, path", [
     # first found in a sweep (Laplace gate): with MINPACK's LM the 8 offsets gave 3 different
     # fits (155 or 163 residual evaluations, two optima). Task seeds follow the sweep id, which
-    # changes with the predictions (here when "not derived" was recorded), so the pick is a
-    # task whose best start ends in the bounded method after LM left the compact box
-    ("laplace", [100, 1000], 2, (3, 100, 1), "trf"),
+    # changes with the predictions (it did twice: when "not derived" was recorded, and when the
+    # exact cell under the Laplace gate was derived), so the pick is a fixed data seed (n =
+    # 100) whose best start ends in the bounded method after LM left the compact box
+    ("laplace", [100, 1000], 2, 8, "trf"),
     # softmax, n = 100: likewise (scipy's trf, on one BLAS thread), then the Newton polish
     ("softmax", [100, 1000, 5000], 3, (3, 100, 1), "trf")])
 def test_the_least_squares_fit_does_not_depend_on_the_arrays_alignment(gate, sizes, replicates,
@@ -106,12 +113,16 @@ def test_the_least_squares_fit_does_not_depend_on_the_arrays_alignment(gate, siz
     spec = build_spec("tanh(a*x+b)", gate, fitted_ks=(2, 3), ns=sizes, replicates=replicates,
                       settings=FitSettings())
     cfg, model, truth, nm_true, tt = _context(json.dumps(spec.config(), sort_keys=True))
-    task = next(t for t in spec.tasks() if (t.fitted_k, t.n, t.replicate) == pick)
-    rng = np.random.default_rng(task.seed)
-    X, y = sample_data(nm_true, truth, task.n, rng)
+    if isinstance(pick, int):  # a fixed data seed, n = 100
+        seed, n = pick, 100
+    else:
+        task = next(t for t in spec.tasks() if (t.fitted_k, t.n, t.replicate) == pick)
+        seed, n = task.seed, task.n
+    rng = np.random.default_rng(seed)
+    X, y = sample_data(nm_true, truth, n, rng)
     nm = NumericModel(model, 3)
     settings = FitSettings(**cfg["fit"])
-    starts = initial_points(nm, nm_true, tt, task.n, rng, settings)
+    starts = initial_points(nm, nm_true, tt, n, rng, settings)
     scale = float(np.max(np.abs(tt)))
     runs = []
     for off in range(8):  # predictions and Jacobians at each offset modulo 64 bytes

@@ -287,18 +287,22 @@ def test_python_simulate_refuses_an_under_fitted_model(tmp_path):
 
 
 def test_a_rate_that_was_not_derived_is_no_prediction_not_a_slow_one():
-    """Under the Laplace gate nothing is derived (the gate's kink): the sweep must not
-    predict "slower than polynomial" for the exact blocks (that claim would be false, the
-    certified fits decay like n^-1/2); under softmax, tanh's exact blocks keep -1/2."""
+    """Under the Laplace gate the exact cell is derived (first-order L2 expansion across the
+    gate's kink: n^-1/2) and the over-fitted cell is not (no expansion of order 2 exists):
+    the sweep predicts -1/2 for the exact blocks and nothing, never "slower than polynomial",
+    for the over-specified ones; under softmax, tanh's exact blocks keep -1/2."""
     from identify.numeric.simulate import _quantities
 
-    spec = build_spec(preset="laplace-gaussian-linear", fitted_ks=(2,), ns=[100, 200, 400, 800],
-                      replicates=3)
-    nd = spec.predictions["2"]["not_derived"]["exact"]
+    spec = build_spec(preset="laplace-gaussian-linear", fitted_ks=(2, 3),
+                      ns=[100, 200, 400, 800], replicates=3)
+    assert spec.predictions["2"]["exact"] == {"W": 1.0, "a": 1.0, "b": 1.0, "nu": 1.0}
+    nd = spec.predictions["3"]["not_derived"]["over"]
     assert set(nd) == {"W", "a", "b", "nu"} and all("kink" in v for v in nd.values())
-    sub = [{"block_errors": {"exact:a": 0.1, "exact:W": 0.1}}]
+    sub = [{"block_errors": {"exact:a": 0.1, "exact:W": 0.1, "over:a": 0.1, "over:W": 0.1}}]
     q = {label: (pred, why) for label, _, _, pred, why in _quantities(spec, 2, sub, "")}
-    for label in ("D1", "block exact:a", "block exact:W"):
+    assert q["D1"] == (-0.5, None) and q["block exact:W"] == (-0.5, None)
+    q = {label: (pred, why) for label, _, _, pred, why in _quantities(spec, 3, sub, "")}
+    for label in ("block over:a", "block over:W"):
         pred, why = q[label]
         assert pred is None and "not derived" in why, (label, pred, why)
     spec = build_spec("tanh(a*x+b)", fitted_ks=(2,), ns=[100, 200, 400, 800], replicates=3)

@@ -66,10 +66,14 @@ def test_dependent_generators_are_not_certified():
     assert "no certificate" in exp.certificate
 
 
-def test_kinks_are_refused_with_one_clear_error():
+def test_a_moving_kink_has_no_second_order_expansion_but_a_certified_first_order_one():
     with pytest.raises(IdentifyError, match="not twice differentiable") as err:
         expand_model(build_model("relu(a*x+b)"), 2)
     assert "|Delta|^(3/2)" in str(err.value)
+    e1 = expand_model(build_model("relu(a*x+b)"), 1)
+    assert e1.independent is True and "first-order L2 expansion" in e1.certificate
+    # the first-order form relu(u) -> u H(u*): its monomials carry the side indicator
+    assert all(m.normaliser or "Heaviside" in m.label for m in e1.monomials)
 
 
 def test_the_kink_reason_is_true_the_first_order_remainder_is_of_order_three_halves():

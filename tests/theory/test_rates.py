@@ -133,10 +133,24 @@ def test_a_gate_without_mixing_weight_says_why_nothing_is_derived():
     assert p.row is not None and {r.agreement for r in p.rates} == {"not derived"}
 
 
-def test_a_kink_says_why_nothing_is_derived_and_cites_the_row_by_checks_verdict():
+def test_a_moving_kink_in_the_gate_derives_the_exact_cell_and_says_why_not_more():
+    p = predict(check("tanh(a*x+b)", "laplace", estimator="gaussian"), (1, 2))
+    assert all(r.exponent == 1 for r in p.rates if r.cell_size == 1)
+    assert all(r.rate == "not derived" and "kink" in r.certificate
+               for r in p.rates if r.cell_size == 2)
+    assert p.verdict is Verdict.INCONCLUSIVE
+    assert "check's verdict" in p.match and "did not decide" in p.match  # the row is cited
+
+
+def test_relu_experts_under_least_squares_are_not_consistent_along_their_ray():
     p = predict(check("relu(a*x+b)"), (1, 2))
-    assert all(r.rate == "not derived" and "kink" in r.certificate for r in p.rates)
-    assert "check's verdict" in p.match
+    assert all(rate(p, b, 1).exponent == 1 for b in ("beta1", "a", "b"))
+    assert rate(p, "a", 2).rate.startswith("no decay") and rate(p, "b", 2).rate.startswith("no decay")
+    assert rate(p, "beta1", 2).rate == "no polynomial rate proved"
+    assert p.derivation.cell(2).status == "no finite r"
+    assert p.verdict is Verdict.WEAK
+    (split,) = p.affine
+    assert split.moved == ("a", "b") and split.degree == 1
 
 
 def test_a_row_with_an_unknown_index_is_compared_with_its_bound():

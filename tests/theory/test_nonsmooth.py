@@ -1,0 +1,142 @@
+"""Kinks in the derivation: fixed kinks rewritten exactly, moving kinks expanded to first
+order only, exact splits along homogeneous rays (identify/theory/nonsmooth.py, affine.py)."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+
+from identify import check
+from identify.errors import IdentifyError
+from identify.model.expert import Expert
+from identify.model.functions import relu
+from identify.model.model import build_model
+from identify.symbolic.verdict import Verdict
+from identify.theory import predict
+from identify.theory.affine import affine_directions, exact_splits
+from identify.theory.derive import derive
+from identify.theory.expansion import expand_model
+from identify.theory.nonsmooth import JUMP_REASON, first_order_form, fix_kinks
+
+a, b, c, x = sympy.symbols("a b c x", real=True)
+Q = sympy.Rational
+
+
+def _relu(z):
+    return sympy.Max(z, 0)  # an independent reference: sympy's own max
+
+
+@pytest.mark.parametrize("a0", [Q(3, 5), Q(-7, 4)])
+def test_a_kink_that_does_not_move_is_rewritten_exactly_on_the_atoms_side(a0):
+    F, notes = fix_kinks(relu(a * x), [a], [x], {a: a0})
+    assert not F.has(relu(a * x)) and notes
+    for av in (a0, a0 * Q(5, 4), a0 * Q(1, 3)):  # parameters on the atom's side of a = 0
+        for xv in (Q(-3, 2), Q(-1, 5), Q(2, 7), Q(5, 3)):
+            assert F.subs({a: av, x: xv}).replace(relu, _relu) == _relu(av * xv)
+
+
+def test_a_kink_whose_location_moves_keeps_its_first_order_taylor_coefficients():
+    atom = {a: Q(3, 4), b: Q(-1, 3)}
+    F = sympy.exp(x / 2) * relu(a * x + b)
+    G = first_order_form(F, [a, b], [x], atom)
+    for xv in (Q(-3, 2), Q(1, 5), Q(5, 3)):  # off the kink x = 4/9
+        # value and first derivatives at the atom: those of relu on the atom's side there
+        side = 1 if atom[a] * xv + atom[b] > 0 else 0
+        piece = F.replace(relu, lambda z, side=side: z * side)
+        for g, ref in ((G, piece), (sympy.diff(G, a), sympy.diff(piece, a)),
+                       (sympy.diff(G, b), sympy.diff(piece, b))):
+            assert sympy.simplify((g - ref).subs({**atom, x: xv})) == 0
+    # ... and only those: the second derivative of the first-order form is 0, not delta
+    assert sympy.diff(G, b, 2) == 0
+
+
+def test_a_moving_jump_is_refused_even_at_first_order():
+    with pytest.raises(IdentifyError) as err:
+        first_order_form(a * sympy.sign(x - b), [a, b], [x], {a: Q(1, 2), b: Q(1, 3)})
+    assert str(err.value).startswith(JUMP_REASON[:40])
+
+
+def test_a_kink_that_is_not_transversal_is_not_expanded():
+    d = derive(build_model("relu(a*x**2 + b)"), (1, 2), recheck=False)
+    assert d.expansion is None and all(c.status == "inconclusive" for c in d.cells)
+    assert "not affine in the inputs" in d.notes[0]
+
+
+@pytest.mark.parametrize("formula, moved, degree", [
+    ("relu(a*x + b)", ("a", "b"), 1), ("abs(a*x + b)", ("a", "b"), 1),
+    ("(a*x + b)**2", ("a", "b"), 2), ("relu(a*x)", ("a",), 1)])
+def test_a_homogeneous_ray_gives_an_exact_split_checked_by_substitution(formula, moved, degree):
+    (split,) = [s for s in affine_directions(Expert.from_formula(formula)) if s.degree]
+    assert split.moved == moved and split.degree == degree
+    h = Expert.from_formula(formula).expr
+    syms = {s.name: s for s in h.free_symbols}
+    theta = {syms["a"]: Q(4, 5), **({syms["b"]: Q(-1, 3)} if "b" in syms else {})}
+    s1 = Q(5, 4)  # s1^k = 1 + delta, s2^k = 1 - delta
+    s2 = (2 - s1 ** degree) ** Q(1, degree)
+
+    def h_at(s, xv):
+        return h.subs({p: s * v for p, v in theta.items()}).subs(syms["x"], xv).replace(relu, _relu)
+
+    for xv in (Q(-7, 4), Q(-1, 6), Q(1, 9), Q(3, 2)):
+        mix = (h_at(s1, xv) + h_at(s2, xv)) / 2
+        assert sympy.simplify(mix - h_at(1, xv)) == 0
+
+
+def test_smooth_nonhomogeneous_experts_and_other_estimators_have_no_ray():
+    assert not [s for s in affine_directions(Expert.from_formula("tanh(a*x + b)")) if s.degree]
+    assert not [s for s in affine_directions(Expert.from_formula("gelu(a*x + b)")) if s.degree]
+    assert exact_splits(build_model("relu(a*x+b)", estimator="gaussian")) == ()
+    assert exact_splits(build_model("relu(a*x+b)", "sigmoid")) == ()
+    assert exact_splits(build_model("relu(a*x+b)"))[0].moved == ("a", "b")
+
+
+def test_a_bias_free_relu_is_analysed_through_its_fixed_kink_to_every_order():
+    e = expand_model(build_model("relu(a*x)", estimator="gaussian"), 2)
+    assert e.independent is True and "positive homogeneity" in e.certificate
+    p = predict(check("relu(a*x)", estimator="gaussian"), (1, 2))
+    assert {(r.block, r.cell_size): r.exponent for r in p.rates} == {
+        (blk, m): (1 if m == 1 else 2) for blk in ("beta1", "a", "nu") for m in (1, 2)}
+    assert p.verdict is Verdict.STRONG
+
+
+@pytest.mark.parametrize("estimator", ["lse", "gaussian"])
+def test_a_relu_ridge_in_two_parametrisations_gets_one_answer(estimator):
+    """relu(a x + b) and relu(a (x - c)) (kink at c) are the same model near a generic atom:
+    one verdict, one exact cell, and the same exponents for the blocks they share (b and c
+    are different coordinates of the kink's position: each is bounded, neither derived)."""
+    p1 = predict(check("relu(a*x + b)", estimator=estimator), (1, 2))
+    p2 = predict(check("relu(a*(x - c))", estimator=estimator), (1, 2))
+    assert p1.verdict == p2.verdict
+    for p in (p1, p2):
+        assert all(r.exponent == 1 for r in p.rates if r.cell_size == 1)
+    shared = {(r.block, r.exponent) for r in p1.rates if r.cell_size == 2 and r.block != "b"}
+    assert shared == {(r.block, r.exponent) for r in p2.rates if r.cell_size == 2
+                      and r.block != "c"}
+    assert rate(p1, "b", 2).exponent is None and rate(p2, "c", 2).exponent is None
+    assert p1.derivation.cell(2).status == p2.derivation.cell(2).status
+
+
+def test_a_relu_ridge_under_the_gaussian_moe_is_bounded_by_its_pieces():
+    """Dead side (expert 0): beta1, nu <= 2; active side (the linear expert): beta1 2, a 2,
+    b 4, nu 2; kink-fixed witnesses (beta1, nu and the ray s (a, b)): every block >= 2."""
+    p = predict(check("relu(a*x + b)", estimator="gaussian"), (1, 2, 3))
+    two = {r.block: r.exponent for r in p.rates if r.cell_size == 2}
+    assert two == {"beta1": 2, "a": 2, "b": None, "nu": 2}
+    assert rate(p, "b", 2).certificate == "bounded: 2 <= e <= 4"
+    assert rate(p, "b", 2).agreement == "within the bounds"  # the row's r~(2) = 4
+    three = {r.block: r.exponent for r in p.rates if r.cell_size == 3}
+    assert three == {"beta1": 2, "a": None, "b": None, "nu": 2}  # the dead side: any m
+    assert rate(p, "a", 3).certificate == "bounded: 2 <= e <= 3"
+    assert p.verdict is Verdict.INCONCLUSIVE and "bounded" in p.verdict_reason
+
+
+def rate(p, block, m):
+    return next(r for r in p.rates if r.block == block and r.cell_size == m)
+
+
+def test_the_laplace_gate_in_one_dimension_derives_the_exact_cell_only():
+    p = predict(check("a*x + b", "laplace", estimator="gaussian"), (1, 2))
+    assert all(rate.exponent == 1 for rate in p.rates if rate.cell_size == 1)
+    assert all(rate.rate == "not derived" and "kink" in rate.certificate
+               for rate in p.rates if rate.cell_size == 2)
+    assert "first-order L2 expansion" in p.derivation.expansion.certificate
