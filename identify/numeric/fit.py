@@ -270,24 +270,41 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
             theta = res.x
             obj, grad, active = certificate(theta)
         budget = res.status == 0
-    if grad > settings.grad_tol and not budget:  # stalled before the gradient test:
-        def fun(th, hessian):                    # polish with Newton on RSS / n
-            r = residual(th)
-            f = float(np.mean(r**2))
-            if not hessian:
-                return f
+    def fun(th, hessian):  # RSS / n with its gradient and a central-difference Hessian
+        r = residual(th)
+        f = float(np.mean(r**2))
+        if not hessian:
+            return f
 
-            def grad_of(t):
-                return 2.0 * (jacobian(t).T @ residual(t)) / n
-            return f, grad_of(th), fd_hessian(grad_of, th)
+        def grad_of(t):
+            return 2.0 * (jacobian(t).T @ residual(t)) / n
+        return f, grad_of(th), fd_hessian(grad_of, th)
+    ks = kink_set(nm, X)
+    if grad > settings.grad_tol and (not budget or ks is not None):
+        # stalled before the gradient test (or, at the Laplace gate's kinks, stopped on the
+        # budget there): polish with Newton on RSS / n
         out = newton_minimise(fun, np.clip(theta, lo, hi), lo, hi, grad_tol=settings.grad_tol,
-                              max_iter=max(10, settings.newton_iterations // 4))
+                              max_iter=max(10, settings.newton_iterations // 4),
+                              halt=None if ks is None else kink_halt(ks))
         if out.value <= obj:
             theta, method = out.theta, method + "+newton"
             obj, grad, active = certificate(theta)
         budget = out.stop == "budget"
     stop = "gradient" if grad <= settings.grad_tol else "budget" if budget else "stalled"
-    return theta, stop, nfev, obj, grad, active, method, None
+    if ks is None:
+        return theta, stop, nfev, obj, grad, active, method, None
+    # the Laplace gate's kinks: the cell phase when the smooth phases did not pass, and in
+    # every case the certificate (the smooth gradient is the midpoint of one-sided ones there)
+    from identify.numeric.newton import NewtonOutcome
+    smooth = NewtonOutcome(theta, obj, grad, "gradient" if stop == "gradient" else "stalled",
+                           0, 0, active, float("nan"))
+    kp = kink_phase(nm, X, y, fun, smooth, ks, lo, hi, grad_tol=settings.grad_tol,
+                    max_iter=settings.newton_iterations)
+    if kp.rounds is not None:
+        method += f"+kinks({kp.rounds} moves)"
+    obj_k = float(np.mean(residual(kp.theta) ** 2))
+    return (kp.theta, kp.stop, nfev + kp.iterations, obj_k, kp.certificate.norm, kp.active,
+            method, kp.certificate)
 
 
 # -- Gaussian MoE -------------------------------------------------------------------------

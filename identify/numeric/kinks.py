@@ -36,8 +36,10 @@ to this one when it stalls, or when its line search has to shorten a step while 
 crosses more than 8 kinks (iterates piling up at a kink). F decreases from round to round;
 rounds are capped (``budget``). No clock, fixed order: the same bits in every process.
 
-Scope: the 1-D Laplace gate (the Euclidean norm's cone point in dimension > 1 is not
-handled: those fits are certified by the smooth gradient test).
+Scope: the 1-D Laplace gate, under the Gaussian MoE (F = -log-likelihood / n) and least
+squares (F = RSS / n; its Hessian by central differences of the analytic gradient); the
+Euclidean norm's cone point in dimension > 1 is not handled: those fits are certified by
+the smooth gradient test.
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ def kink_weights(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarr
                  ks: KinkSet) -> np.ndarray:
     """w_i for every kinked coordinate: F = smooth + w_i |W_i - x_m| near theta when W_i equals
     the data input x_m (exactly), and nan where W_i is on no data point; F = -log-likelihood
-    / n of the Gaussian MoE. Analytic: from the gate weights and the responsibilities at the
-    observations on the kink."""
+    / n of the Gaussian MoE (from the gate weights and the responsibilities at the
+    observations on the kink) or RSS / n (from the residuals, gate weights and expert values
+    there). Analytic."""
     n = len(y)
     x = np.asarray(X, float)[:, 0]
     out = np.full(len(ks.coords), np.nan)
@@ -93,9 +96,13 @@ def kink_weights(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarr
         if rows.size == 0:
             continue
         Xr, yr = np.asarray(X, float)[rows], np.asarray(y, float)[rows]
-        G = nm.parts(Xr, full)[1]
-        gamma = nm.responsibilities(Xr, yr, theta)
-        dfds = -(gamma[:, i] - G[:, i])       # d(-log-lik_j)/ds_i, softmax normaliser
+        _, G, H = nm.parts(Xr, full)
+        if nm.gaussian:
+            gamma = nm.responsibilities(Xr, yr, theta)
+            dfds = -(gamma[:, i] - G[:, i])   # d(-log-lik_j)/ds_i, softmax normaliser
+        else:  # least squares, f_j = r_j^2: d pred_j/ds_i = G_ji (h_ji - pred_j)
+            pred = np.sum(G * H, axis=1)
+            dfds = 2.0 * (pred - yr) * G[:, i] * (H[:, i] - pred)
         out[q] = -float(np.sum(dfds)) / n     # s_i = beta0_i - |t|: the change is -|t| df/ds_i
     return out
 

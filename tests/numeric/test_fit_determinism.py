@@ -58,10 +58,11 @@ def test_the_same_tasks_in_processes_with_different_allocations_give_identical_b
         outs.append(json.loads(stdout))
     assert len(outs[0]) == 4
     assert outs[1] == outs[0] and outs[2] == outs[0]
-    # the fits are real: the softmax ones pass the gradient test at least as well as the
-    # truth. Laplace least-squares fits have no kink certificate yet (numeric/kinks.py covers
-    # the Gaussian MoE): there an honest "budget" at an objective below the truth's is allowed
+    # the fits are real: most of them pass the gradient test (at the Laplace gate's kinks, the
+    # kink certificate) at least as well as the truth; every softmax one does, and a Laplace
+    # one that does not is an honest "budget" at an objective below the truth's
     rows = outs[0].values()
+    assert sum(r["status"] == "converged" for r in rows) >= 3
     assert all(r["status"] == "converged" for k, r in outs[0].items() if k.startswith("softmax"))
     for k, r in outs[0].items():
         if k.startswith("laplace"):

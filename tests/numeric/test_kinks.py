@@ -264,3 +264,66 @@ def test_laplace_fits_give_the_same_bits_in_two_processes():
         assert p.returncode == 0, stderr
         outs.append(json.loads(stdout))
     assert outs[0] == outs[1] and outs[0]["status"] == "converged"
+
+
+def _lse_setup(seed: int):
+    """tanh(a x + b) experts under the Laplace gate, least squares, k = 3 fitted to the default
+    two-atom truth, n = 100 (seed 13: the optimum has W[2] on a data point; measured)."""
+    from identify.numeric.simulate import _context, build_spec
+    spec = build_spec("tanh(a*x+b)", "laplace", fitted_ks=(3,), ns=[100], replicates=1,
+                      settings=FitSettings())
+    _, model, truth, nm_true, tt = _context(json.dumps(spec.config(), sort_keys=True))
+    nm = NumericModel(model, 3)
+    rng = np.random.default_rng(seed)
+    X, y = sample_data(nm_true, truth, 100, rng)
+    starts = initial_points(nm, nm_true, tt, 100, rng, FitSettings())
+    return nm, nm_true, tt, X, y, starts
+
+
+def _mp_rss_one_sided(nm, X, y, theta, c) -> tuple[float, float]:
+    """(D-, D+) of RSS / n along coordinate c, written out directly in 50-digit mpmath."""
+    free = [s for s in nm.slots if s.free]
+
+    def rss(th):
+        full = {s.name: v for s, v in zip(free, th, strict=True)}
+        atoms = [{v: full.get(f"{v}[{i + 1}]", mpmath.mpf(0)) for v in ("beta0", "W", "a", "b")}
+                 for i in range(nm.k)]
+        total = mpmath.mpf(0)
+        for x, yy in zip(X[:, 0], y, strict=True):
+            x = mpmath.mpf(float(x))
+            e = [mpmath.exp(a["beta0"] - abs(a["W"] - x)) for a in atoms]
+            pred = sum(ei * mpmath.tanh(a["a"] * x + a["b"]) for ei, a in zip(e, atoms,
+                                                                             strict=True)) / sum(e)
+            total += (pred - mpmath.mpf(float(yy))) ** 2
+        return total / len(y)
+
+    with mpmath.workdps(50):
+        h = mpmath.mpf(10) ** -25
+
+        def at(delta):
+            th = [mpmath.mpf(float(v)) for v in theta]
+            th[c] += delta
+            return rss(th)
+        f0 = at(0)
+        return float((f0 - at(-h)) / h), float((at(h) - f0) / h)
+
+
+def test_a_least_squares_laplace_fit_converges_with_a_kink_certificate():
+    """Least squares at the Laplace gate: the optimum sits on a kink, the smooth phases cannot
+    pass the gradient test there (before the kink phase this fit was "failed"); the kink
+    certificate passes, and its one-sided derivatives are those of a direct evaluation."""
+    nm, nm_true, tt, X, y, starts = _lse_setup(13)
+    res = fit(nm, X, y, starts, FitSettings(), scale=float(np.max(np.abs(tt))),
+              truth=(nm_true, tt))
+    assert res.status == "converged", res.reason
+    k = res.kinks
+    assert k["on_kink"] and res.grad_norm == k["norm"] <= res.grad_tol
+    assert res.objective <= res.truth_objective
+    ks = kink_set(nm, X)
+    for name, (d_minus, d_plus) in zip(k["on_kink"], k["one_sided"], strict=True):
+        c = ks.coords[ks.names.index(name)]
+        assert res.theta[c] in X[:, 0]
+        assert d_minus <= TOL and d_plus >= -TOL and d_plus - d_minus > 1e-5  # a real kink
+        ref_minus, ref_plus = _mp_rss_one_sided(nm, X, y, res.theta, c)
+        assert d_minus == pytest.approx(ref_minus, rel=1e-7, abs=1e-12)
+        assert d_plus == pytest.approx(ref_plus, rel=1e-7, abs=1e-12)
