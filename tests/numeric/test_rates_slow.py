@@ -69,9 +69,10 @@ def test_linear_experts_over_fitted_parameters_do_not_decay_like_n_to_the_minus_
 _LAPLACE_FINDING = (
     "finding (2026-12-01, docs/reproductions.md): with every fit certified at the gate's kinks "
     "(200 of 200 converged), D1 over n = 1e3..1e5 measured -0.580 [-0.633, -0.523] at 20 "
-    "replicates (robust -0.490): the interval is not inside -0.5 +- 0.1; the per-size means "
-    "fall fast at small n (0.308 at 1e3, 0.028 at 1e5; n >= 7743 alone: -0.555 [-0.657, "
-    "-0.453]); the atoms are identify's own")
+    "replicates (robust -0.490), and on the data sets drawn after the exact cell was derived "
+    "(new sweep id) -0.549 [-0.611, -0.482] (robust -0.488, the block W -0.562 [-0.632, "
+    "-0.487]): the interval is not inside -0.5 +- 0.1; the per-size means fall fast at small n; "
+    "the atoms are identify's own")
 
 
 @pytest.mark.parametrize("preset, replicates", [
@@ -83,9 +84,9 @@ def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_
     """arXiv:2402.03226's Laplace setup (atoms ours) and arXiv:2305.03288's softmax setup:
     the exact fit's D1 against the papers' n^-1/2, the whole interval inside -0.5 +- 0.1.
 
-    The claim is the papers' (the registry rows), checked on the interval itself: under the
-    Laplace gate identify derives no rate (the kink), so the sweep's own column says "no
-    prediction" there. Replicates: at 5 the softmax interval was too wide (-0.576 [-0.875,
+    The claim is the papers' (the registry rows), checked on the interval itself; under the
+    Laplace gate identify derives the same n^-1/2 for the exact cell (the first-order L2
+    expansion across the kink), so the sweep's own column predicts it too. Replicates: at 5 the softmax interval was too wide (-0.576 [-0.875,
     -0.302]); at 40 it is confirmed (-0.502 [-0.552, -0.451], 400 converged fits, 81 s on 2
     workers). The Laplace case fails as measured (strict xfail: it reports when it passes)."""
     r = simulate(preset=preset, store=str(tmp_path / "g.sqlite"), fitted_ks=(2,),
