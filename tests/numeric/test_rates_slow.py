@@ -86,7 +86,8 @@ def test_laplace_vs_softmax_gaussian_reproduction_has_loss_slope_minus_half(tmp_
 
     The claim is the papers' (the registry rows), checked on the interval itself; under the
     Laplace gate identify derives the same n^-1/2 for the exact cell (the first-order L2
-    expansion across the kink), so the sweep's own column predicts it too. Replicates: at 5 the softmax interval was too wide (-0.576 [-0.875,
+    expansion across the kink), so the sweep's own column predicts it too. Replicates: at 5
+    the softmax interval was too wide (-0.576 [-0.875,
     -0.302]); at 40 it is confirmed (-0.502 [-0.552, -0.451], 400 converged fits, 81 s on 2
     workers). The Laplace case fails as measured (strict xfail: it reports when it passes)."""
     r = simulate(preset=preset, store=str(tmp_path / "g.sqlite"), fitted_ks=(2,),
