@@ -337,7 +337,8 @@ def expand_model(model: Model, order: int, *, seed: int = 0, normaliser: bool | 
             first = first_order_form(F, params, inputs, atom)  # the jump / transversality errors
             if order > 1:
                 raise KinkMoves(MOVING_KINK_REASON, hint="the exact-fit (order-1) cell is "
-                                "derived; the over-fitted cells are not")
+                                "derived; over-fitted cells only through an exact split or "
+                                "the bounds from the smooth pieces (identify rates)")
             F = first
             kink_notes.append(FIRST_ORDER_NOTE)
     atom = atom if atom is not None else generic_atom(model, seed)
