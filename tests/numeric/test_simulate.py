@@ -357,3 +357,14 @@ def test_the_documented_sweep_tolerance_key_is_read_from_a_truth_file(tmp_path):
     f.write_text(src.replace("[sweep]", "[sweep]\ntolerance = -1", 1))
     with pytest.raises(ConfigError, match="tolerance"):
         build_spec(truth=str(f))
+
+
+def test_a_bounded_rate_is_no_prediction_either():
+    """relu(a*x + b) under the Gaussian MoE: b's over-fitted exponent is only bounded
+    (2 <= e <= 4, theory/piecebounds.py): the sweep predicts nothing for it, never "slow";
+    the derived blocks keep their prediction."""
+    spec = build_spec("relu(a*x+b)", estimator="gaussian", fitted_ks=(3,),
+                      ns=[100, 200, 400, 800], replicates=3)
+    p = spec.predictions["3"]
+    assert p["over"] == {"beta1": 2.0, "a": 2.0, "b": None, "nu": 2.0}
+    assert p["not_derived"]["over"] == {"b": "bounded: 2 <= e <= 4, not derived"}
