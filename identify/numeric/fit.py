@@ -20,7 +20,10 @@ every data point, ``grad_norm`` is the piecewise-smooth residual of
 :mod:`identify.numeric.kinks` (the steepest one-sided descent rate of each coordinate on a
 kink; the minimum-norm subgradient for a convex kink), ``kinks`` says which coordinates sat
 on a kink with their one-sided derivatives, and a smooth phase that stalls next to a kink
-continues with Newton over the intervals between kinks. The status is exactly one of
+continues with Newton over the intervals between kinks. In d > 1 the score's kinks are
+cone points W_i = x_m (:mod:`identify.numeric.cones`): a fit that stalls next to one is put
+on it, finished with W_i held there, and certified by the cone's subgradient test. The
+status is exactly one of
 
 - ``converged``: the gradient test passed (grad_norm <= grad_tol) and the objective is not
   worse than the truth's;
@@ -46,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from identify.errors import ConfigError
 from identify.numeric.compile import NumericModel
+from identify.numeric.cones import cone_phase, cone_set
 from identify.numeric.em import em_iteration
 from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
 from identify.numeric.kinks import kink_halt, kink_phase, kink_set
@@ -292,7 +296,15 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
         budget = out.stop == "budget"
     stop = "gradient" if grad <= settings.grad_tol else "budget" if budget else "stalled"
     if ks is None:
-        return theta, stop, nfev, obj, grad, active, method, None
+        cs = cone_set(nm)
+        if cs is None:
+            return theta, stop, nfev, obj, grad, active, method, None
+        cp = cone_phase(nm, X, y, fun, theta, obj, stop, lo, hi, cs, grad_tol=settings.grad_tol,
+                        max_iter=settings.newton_iterations)
+        if cp.snapped:
+            method += f"+cones({', '.join(cp.snapped)})"
+        return (cp.theta, cp.stop, nfev + cp.iterations, float(np.mean(residual(cp.theta) ** 2)),
+                cp.certificate.norm, cp.active, method, cp.certificate)
     # the Laplace gate's kinks: the cell phase when the smooth phases did not pass, and in
     # every case the certificate (the smooth gradient is the midpoint of one-sided ones there)
     from identify.numeric.newton import NewtonOutcome
@@ -343,8 +355,16 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
                           halt=None if ks is None else kink_halt(ks))
     method = f"em({em_it})+newton({'analytic' if analytic else 'fd'} hessian)"
     if ks is None:
-        return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm, out.active,
-                method, None)
+        cs = cone_set(nm)
+        if cs is None:
+            return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm,
+                    out.active, method, None)
+        cp = cone_phase(nm, X, y, fun, out.theta, out.value, out.stop, lo, hi, cs,
+                        grad_tol=settings.grad_tol, max_iter=settings.newton_iterations)
+        if cp.snapped:
+            method += f"+cones({', '.join(cp.snapped)})"
+        return (cp.theta, cp.stop, em_it + out.iterations + cp.iterations, cp.value,
+                cp.certificate.norm, cp.active, method, cp.certificate)
     # the Laplace gate's kinks: the cell phase after a stall or halt, and the certificate
     kp = kink_phase(nm, X, y, fun, out, ks, lo, hi, grad_tol=settings.grad_tol,
                     max_iter=settings.newton_iterations)

@@ -38,8 +38,7 @@ rounds are capped (``budget``). No clock, fixed order: the same bits in every pr
 
 Scope: the 1-D Laplace gate, under the Gaussian MoE (F = -log-likelihood / n) and least
 squares (F = RSS / n; its Hessian by central differences of the analytic gradient); the
-Euclidean norm's cone point in dimension > 1 is not handled: those fits are certified by
-the smooth gradient test.
+Euclidean norm's cone points in dimension > 1 are :mod:`identify.numeric.cones`.
 """
 
 from __future__ import annotations
