@@ -34,9 +34,12 @@ import sympy
 
 from identify.model.blocks import group_blocks
 from identify.model.expert import Expert
+from identify.model.functions import relu
 from identify.model.model import Model, build_model
 from identify.symbolic.arbeval import piece_form
 from identify.theory.nonsmooth import fix_kinks, moving_kinks
+
+_KINDS = (relu, sympy.Abs, sympy.sign, sympy.Heaviside)
 
 __all__ = ["piece_experts", "kink_fixed_blocks", "bounded_cell"]
 
@@ -50,8 +53,10 @@ def piece_experts(model: Model, atom: dict) -> list[tuple[Expert, str]]:
     """The expert on every sign pattern of its moving kink arguments that the atom realises
     on the input domain (a fixed sample of points), with a description of the piece."""
     kinks = _moving(model, atom)
-    args = sorted({k.args[0] for k in kinks}, key=sympy.default_sort_key)
-    if not args or len(args) > 4:
+    h = model.expert.expr
+    # every kink of the expert splits the pieces (a fixed one too: relu(a*x) is 0 on a side)
+    args = sorted({k.args[0] for k in h.atoms(*_KINDS) if k.args}, key=sympy.default_sort_key)
+    if not kinks or len(args) > 4:
         return []
     x = model.inputs
     rng = random.Random(11)
@@ -62,7 +67,6 @@ def piece_experts(model: Model, atom: dict) -> list[tuple[Expert, str]]:
         if all(v != 0 for v in vals):
             seen.add(tuple(1 if v > 0 else -1 for v in vals))
     out = []
-    h = model.expert.expr
     params = model.expert.parameters
     for pattern in sorted(seen, reverse=True):
         chosen = dict(zip(args, pattern, strict=True))
@@ -72,10 +76,7 @@ def piece_experts(model: Model, atom: dict) -> list[tuple[Expert, str]]:
                 return chosen[z]
             return -chosen[sympy.expand(-z)] if sympy.expand(-z) in chosen else 1
 
-        try:
-            piece = sympy.expand(piece_form(h, side)) if h.has(*[type(k) for k in kinks]) else h
-        except KeyError:  # pragma: no cover - kink arguments are taken from h itself
-            continue
+        piece = sympy.expand(piece_form(h, side))
         order = [s for s in params if s in piece.free_symbols]
         where = " and ".join(f"{sympy.sstr(a)} {'>' if s > 0 else '<'} 0" for a, s in chosen.items())
         expert = Expert(formula=sympy.sstr(piece), expr=piece, dim=model.expert.dim,
