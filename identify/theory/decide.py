@@ -37,6 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import sympy as sp
 
@@ -750,7 +751,12 @@ def check_witness(polys, witness: dict, weights, deltas) -> WitnessCheck:
     """
     if any(isinstance(v, float | sp.Float) for v in witness.values()):
         return WitnessCheck(False, "a floating-point value is not an exact witness", "")
-    values = {g: sp.sympify(v) for g, v in witness.items()}
+    values = {}
+    for g, v in witness.items():  # exact numbers only: never text, never sympify
+        if isinstance(v, bool) or not isinstance(v, int | Fraction | sp.Basic):
+            return WitnessCheck(False, f"{g} = {v!r} is not an exact number", "")
+        values[g] = (sp.Rational(v.numerator, v.denominator) if isinstance(v, Fraction)
+                     else sp.Integer(v) if isinstance(v, int) else v)
     alg = {g: v for g, v in values.items() if not v.is_Rational}
     for g, v in alg.items():
         if not isinstance(v, sp.CRootOf) or not v.is_real:

@@ -47,6 +47,8 @@ def test_wrong_witness_rejected():
     x = sp.Symbol("x")
     assert not check_witness(polys, {w1: 1, d1: sp.CRootOf(x**2 - 3, 1)}, [w1], [d1]).ok
     assert check_witness(polys, {w1: 1, d1: sp.CRootOf(x**2 - 2, 1)}, [w1], [d1]).ok
+    # exact numbers only: text is refused, never parsed
+    assert not check_witness(polys, {w1: 1, d1: "sqrt(2)"}, [w1], [d1]).ok
     # sign conditions: the weight must be > 0, some delta != 0
     assert not check_witness([sp.Poly(d1, w1, d1)], {w1: 1, d1: 0}, [w1], [d1]).ok
     assert not check_witness([sp.Poly(d1 - 1, w1, d1)], {w1: 0, d1: 1}, [w1], [d1]).ok
