@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from identify.numeric.compile import NumericModel
-from identify.numeric.kinks import KinkCertificate
+from identify.numeric.kinks import KinkCertificate, score_weight
 from identify.numeric.newton import newton_minimise, projected_gradient
 
 __all__ = ["ConeSet", "cone_set", "cone_phase", "SNAP"]
@@ -77,18 +77,6 @@ def _grad_rows(nm: NumericModel, X, y, theta, rows, n: int) -> np.ndarray:
     return 2.0 * (nm.jacobian(Xr, theta).T @ r) / n
 
 
-def _weight(nm: NumericModel, X, y, theta, rows, atom: int, n: int) -> float:
-    full = nm.full(theta)
-    Xr, yr = X[rows], y[rows]
-    _, G, H = nm.parts(Xr, full)
-    if nm.gaussian:
-        dfds = -(nm.responsibilities(Xr, yr, theta)[:, atom] - G[:, atom])
-    else:
-        pred = np.sum(G * H, axis=1)
-        dfds = 2.0 * (pred - yr) * G[:, atom] * (H[:, atom] - pred)
-    return -float(np.sum(dfds)) / n
-
-
 def certify_cones(nm: NumericModel, X, y, theta, lo, hi, cs: ConeSet
                   ) -> tuple[KinkCertificate, int]:
     """The stationarity certificate at theta (every W_i on a data input is a cone point)."""
@@ -112,7 +100,7 @@ def certify_cones(nm: NumericModel, X, y, theta, lo, hi, cs: ConeSet
         if not rows.size:
             continue
         b = list(cs.blocks[q])
-        w = _weight(nm, X, y, theta, rows, cs.atoms[q], n)
+        w = score_weight(nm, X, y, theta, rows, cs.atoms[q])
         s = float(np.linalg.norm(g[b]))
         mask[b] = True
         active[b] = False
@@ -136,6 +124,11 @@ class ConePhase:
     active: int
 
 
+def _stop(cert: KinkCertificate, stop: str, grad_tol: float) -> str:
+    """The smooth phase's point kept: the certificate decides, a budget stop stays one."""
+    return "gradient" if cert.norm <= grad_tol else "budget" if stop == "budget" else "stalled"
+
+
 def cone_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop: str,
                lo, hi, cs: ConeSet, *, grad_tol: float, max_iter: int) -> ConePhase:
     """After the smooth phase stopped at ``theta`` with ``stop``: snap, hold, finish, certify."""
@@ -157,9 +150,7 @@ def cone_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop:
             held += list(b)
             names.append(cs.names[q])
     if not held:
-        final = "gradient" if cert.norm <= grad_tol else ("budget" if stop == "budget"
-                                                           else "stalled")
-        return ConePhase(theta, value, final, 0, (), cert, active)
+        return ConePhase(theta, value, _stop(cert, stop, grad_tol), 0, (), cert, active)
     keep = np.setdiff1d(np.arange(len(theta)), held)
 
     def sub_fun(t, hessian):
@@ -179,5 +170,4 @@ def cone_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop:
             ccert.norm <= grad_tol:
         return ConePhase(cand, float(cand_value), "gradient", out.iterations, tuple(names),
                          ccert, cactive)
-    final = "gradient" if cert.norm <= grad_tol else ("budget" if stop == "budget" else "stalled")
-    return ConePhase(theta, value, final, out.iterations, (), cert, active)
+    return ConePhase(theta, value, _stop(cert, stop, grad_tol), out.iterations, (), cert, active)

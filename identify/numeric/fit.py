@@ -54,7 +54,7 @@ from identify.numeric.em import em_iteration
 from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hessian, loglik_value
 from identify.numeric.kinks import kink_halt, kink_phase, kink_set
 from identify.numeric.lm import levenberg_marquardt
-from identify.numeric.newton import newton_minimise, projected_gradient
+from identify.numeric.newton import NewtonOutcome, newton_minimise, projected_gradient
 
 __all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "parse_init",
            "check_init", "truth_objective", "CERTIFICATE_KEYS"]
@@ -303,19 +303,17 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
                         max_iter=settings.newton_iterations)
         if cp.snapped:
             method += f"+cones({', '.join(cp.snapped)})"
-        return (cp.theta, cp.stop, nfev + cp.iterations, float(np.mean(residual(cp.theta) ** 2)),
-                cp.certificate.norm, cp.active, method, cp.certificate)
+        return (cp.theta, cp.stop, nfev + cp.iterations, cp.value, cp.certificate.norm,
+                cp.active, method, cp.certificate)
     # the Laplace gate's kinks: the cell phase when the smooth phases did not pass, and in
     # every case the certificate (the smooth gradient is the midpoint of one-sided ones there)
-    from identify.numeric.newton import NewtonOutcome
     smooth = NewtonOutcome(theta, obj, grad, "gradient" if stop == "gradient" else "stalled",
                            0, 0, active, float("nan"))
     kp = kink_phase(nm, X, y, fun, smooth, ks, lo, hi, grad_tol=settings.grad_tol,
                     max_iter=settings.newton_iterations)
     if kp.rounds is not None:
         method += f"+kinks({kp.rounds} moves)"
-    obj_k = float(np.mean(residual(kp.theta) ** 2))
-    return (kp.theta, kp.stop, nfev + kp.iterations, obj_k, kp.certificate.norm, kp.active,
+    return (kp.theta, kp.stop, nfev + kp.iterations, kp.value, kp.certificate.norm, kp.active,
             method, kp.certificate)
 
 

@@ -51,7 +51,8 @@ import numpy as np
 from identify.numeric.compile import NumericModel
 from identify.numeric.newton import newton_minimise, projected_gradient
 
-__all__ = ["KinkSet", "KinkCertificate", "kink_set", "kink_weights", "certify", "kink_halt",
+__all__ = ["KinkSet", "KinkCertificate", "kink_set", "kink_weights", "score_weight", "certify",
+           "kink_halt",
            "kink_newton", "kink_phase", "KinkPhase"]
 
 
@@ -79,30 +80,32 @@ def kink_set(nm: NumericModel, X: np.ndarray) -> KinkSet | None:
                    np.unique(np.asarray(X, float)[:, 0]))
 
 
+def score_weight(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
+                 rows: np.ndarray, atom: int) -> float:
+    """-(1/n) sum over ``rows`` of df_j/ds_atom: the weight of the term -|t| (or -||t||) that
+    the observations ``rows`` add to F = -log-likelihood / n (from the gate weights and the
+    responsibilities) or RSS / n (from the residuals, gate weights and expert values) when
+    the Laplace centre of ``atom`` sits on their input. Analytic; n = len(y)."""
+    Xr, yr = np.asarray(X, float)[rows], np.asarray(y, float)[rows]
+    _, G, H = nm.parts(Xr, nm.full(theta))
+    if nm.gaussian:
+        dfds = -(nm.responsibilities(Xr, yr, theta)[:, atom] - G[:, atom])  # softmax normaliser
+    else:  # least squares, f_j = r_j^2: d pred_j/ds_i = G_ji (h_ji - pred_j)
+        pred = np.sum(G * H, axis=1)
+        dfds = 2.0 * (pred - yr) * G[:, atom] * (H[:, atom] - pred)
+    return -float(np.sum(dfds)) / len(y)   # s_i = beta0_i - |t|: the change is -|t| df/ds_i
+
+
 def kink_weights(nm: NumericModel, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
                  ks: KinkSet) -> np.ndarray:
     """w_i for every kinked coordinate: F = smooth + w_i |W_i - x_m| near theta when W_i equals
-    the data input x_m (exactly), and nan where W_i is on no data point; F = -log-likelihood
-    / n of the Gaussian MoE (from the gate weights and the responsibilities at the
-    observations on the kink) or RSS / n (from the residuals, gate weights and expert values
-    there). Analytic."""
-    n = len(y)
+    the data input x_m (exactly), and nan where W_i is on no data point (:func:`score_weight`)."""
     x = np.asarray(X, float)[:, 0]
     out = np.full(len(ks.coords), np.nan)
-    full = nm.full(theta)
     for q, (c, i) in enumerate(zip(ks.coords, ks.atoms, strict=True)):
         rows = np.flatnonzero(x == theta[c])
-        if rows.size == 0:
-            continue
-        Xr, yr = np.asarray(X, float)[rows], np.asarray(y, float)[rows]
-        _, G, H = nm.parts(Xr, full)
-        if nm.gaussian:
-            gamma = nm.responsibilities(Xr, yr, theta)
-            dfds = -(gamma[:, i] - G[:, i])   # d(-log-lik_j)/ds_i, softmax normaliser
-        else:  # least squares, f_j = r_j^2: d pred_j/ds_i = G_ji (h_ji - pred_j)
-            pred = np.sum(G * H, axis=1)
-            dfds = 2.0 * (pred - yr) * G[:, i] * (H[:, i] - pred)
-        out[q] = -float(np.sum(dfds)) / n     # s_i = beta0_i - |t|: the change is -|t| df/ds_i
+        if rows.size:
+            out[q] = score_weight(nm, X, y, theta, rows, i)
     return out
 
 
@@ -297,6 +300,7 @@ def kink_newton(fun: Callable, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarra
         rounds += 1
         if rounds >= max_rounds or iters >= max_iter:
             stop = "budget"
+            value = fun(x, False)  # x has moved since Newton's value
             break
     return KinkOutcome(x, value, stop, iters, rounds)
 
