@@ -98,7 +98,7 @@ def _exponents(model: Model, k_true: int, fitted_ks: Sequence[int]) -> dict:
             blocks[key][r.block] = None if r.exponent is None else float(r.exponent)
             if r.rate == "not derived":
                 not_derived[key][r.block] = r.certificate.removeprefix("none: ") or r.rate
-            elif r.exponent is None and r.certificate.startswith("bounded"):
+            elif r.exponent is None and r.bounds:
                 # between two rates (a moving kink's piece bounds): no single prediction
                 not_derived[key][r.block] = f"{r.certificate}, not derived"
         out[str(k)] = {**blocks, "verdict": result.verdict.value, "source": pred.provenance}

@@ -22,18 +22,6 @@ from identify.theory.derive import Derivation
 __all__ = ["derived_verdict"]
 
 
-def _lower(kind: str):
-    """The lower bound of a kind "bounded: lo <= e <= hi" (a Fraction), else None."""
-    from fractions import Fraction
-    head = kind.removeprefix("bounded: ")
-    if " <= e" not in head:
-        return None
-    try:
-        return Fraction(head.split(" <= e")[0])
-    except ValueError:
-        return None
-
-
 def derived_verdict(d: Derivation) -> tuple[Verdict, str]:
     """The verdict and its reason, from the exact (m = 1) and two-atom (m = 2) cells."""
     cells = {c.cell_size: c for c in d.cells}
@@ -47,8 +35,8 @@ def derived_verdict(d: Derivation) -> tuple[Verdict, str]:
     es = {e.block: e.exponent for e in two.exponents}
     if two.status == "inconclusive":
         return Verdict.INCONCLUSIVE, f"the two-atom cell was not decided: {two.note}"
-    bounded = [e for e in two.exponents if e.exponent is None and e.kind.startswith("bounded")]
-    low = [e for e in bounded if (lo := _lower(e.kind)) is not None and lo > 2]
+    bounded = [e for e in two.exponents if e.exponent is None and e.bounds]
+    low = [e for e in bounded if e.bounds[0] is not None and e.bounds[0] > 2]
     if bounded and not low:  # e.g. 2 <= e <= 4: strong (e = 2) and weak (e > 2) both open
         return Verdict.INCONCLUSIVE, ("the two-atom cell is bounded, not decided: "
                                       + ", ".join(f"{e.block} {e.kind}" for e in bounded))

@@ -45,13 +45,17 @@ class BlockExponent:
     proof: str
     kind: str = ""  # the certificate's kind in a few words (the proof has the whole of it)
     assumes: str = ""  # a cited claim the exponent rests on ("" = every step machine-checked)
+    # no exponent, but proved bounds (lo, hi) on it; None on a side = no bound proved there
+    bounds: tuple[Fraction | None, Fraction | None] | None = None
 
     def to_dict(self) -> dict:
         return {"block": self.block, "exponent": None if self.exponent is None else
                 str(self.exponent), "grading": None if self.grading is None else
                 dict(self.grading), "level": self.level, "proof": self.proof,
                 "certificate_kind": self.kind, "assumes": self.assumes,
-                "machine_checked": not self.assumes}
+                "machine_checked": not self.assumes,
+                "bounds": None if self.bounds is None else
+                [None if v is None else str(v) for v in self.bounds]}
 
 
 def certificate_kind(certificate: str) -> str:

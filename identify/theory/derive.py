@@ -282,7 +282,7 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
             # the level below is not proved solvable by an exact witness: r* <= r only
             exps.append(BlockExponent(b, None, None, None, f"bounded, not derived: e <= "
                                       f"{e}, as level {r - 1} has no exact witness; " + proof,
-                                      f"bounded: e <= {e}", assumes))
+                                      f"bounded: e <= {e}", assumes, (None, e)))
             continue
         if expansion2 is not None:
             proof += ("; re-decided at a second rational atom: no solution" if ok else
@@ -298,7 +298,7 @@ def _over_cell(expansion: Expansion, expansion2: Expansion | None, m: int, max_l
         cited = next((s for s in steps if s.assumes and any(x.assumes for x in exps)), None)
         status = "derived" if cited is None else DERIVED_CITED.format(m=m, v=rbar(m).value)
     elif all(x.exponent is None for x in exps):
-        bounded = any(x.kind.startswith("bounded") for x in exps)
+        bounded = any(x.bounds for x in exps)
         status = "no finite r" if not bounded and not any(
             "undecided" in o for o in outcome.values()) else "inconclusive"
     else:

@@ -176,14 +176,16 @@ def bounded_cell(model: Model, m: int, atom: dict, kink: str, derive_options: di
             hi_t = str(hi[0]) if hi is not None else "?"
             proof = "; ".join(t for t in (low_text, f"e <= {hi[0]}: {hi[1]}" if hi else "") if t)
             exps.append(BlockExponent(b, None, None, None, f"bounded, not derived: {proof}",
-                                      f"bounded: {lo_t} <= e <= {hi_t}", hi[2] if hi else ""))
+                                      f"bounded: {lo_t} <= e <= {hi_t}", hi[2] if hi else "",
+                                      (lo if lo is not None else Fraction(1),
+                                       hi[0] if hi else None)))
         else:
             exps.append(BlockExponent(b, None, None, None, f"not derived: {kink}"))
     note = ("the kink moves: bounds from the smooth pieces (" + "; ".join(tried) +
             ") and from kink-fixed directions")
     if all(e.exponent is not None for e in exps):
         status = "derived"
-    elif any(e.exponent is not None or e.kind.startswith("bounded") for e in exps):
+    elif any(e.exponent is not None or e.bounds for e in exps):
         status = "partial"
     else:
         status = "inconclusive"

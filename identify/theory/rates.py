@@ -46,13 +46,16 @@ class BlockRate:
     registry: str = ""
     agreement: str = "no row"
     certificate: str = ""  # the proof's kind in a few words (``proof`` has the whole of it)
+    bounds: tuple | None = None  # no exponent, proved bounds (lo, hi) on it (None: unbounded)
 
     def to_dict(self) -> dict:
         return {"block": self.block, "role": self.role, "cell_size": self.cell_size,
                 "exponent": None if self.exponent is None else str(self.exponent),
                 "rate": self.rate, "samples": self.samples, "note": self.note,
                 "proof": self.proof, "certificate": self.certificate,
-                "registry": self.registry, "agreement": self.agreement}
+                "registry": self.registry, "agreement": self.agreement,
+                "bounds": None if self.bounds is None else
+                [None if v is None else str(v) for v in self.bounds]}
 
 
 @dataclass(frozen=True)
@@ -258,11 +261,10 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
                 rate, samples = "no decay: not consistent (exact two-atom split)", "none suffice"
                 note = "affine direction, see the split proof"
                 kind = "exact two-atom split (proved identity)"
-            elif be is not None and be.kind.startswith("bounded: ") and " <= e <= " in be.kind:
-                lo, hi = be.kind.removeprefix("bounded: ").split(" <= e <= ")
-                slow = "?" if hi == "?" else _rate_text(Fraction(hi))[0]
-                rate = f"between {slow} and {_rate_text(Fraction(lo))[0]} (bounded)"
-                bounds = (Fraction(lo), None if hi == "?" else Fraction(hi))
+            elif be is not None and be.bounds and be.bounds[0] is not None:
+                bounds = be.bounds
+                slow = "?" if bounds[1] is None else _rate_text(bounds[1])[0]
+                rate = f"between {slow} and {_rate_text(bounds[0])[0]} (bounded)"
                 samples, note = "unknown", be.proof
             elif cd is not None and cd.status in ("no finite r", "partial"):
                 rate, samples = "no polynomial rate proved", "unknown"
@@ -291,7 +293,7 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
             else:
                 agreement = "disagree"
             rates.append(BlockRate(block.name, block.role, m, e, rate, samples, note, proof,
-                                   reg_text, agreement, kind))
+                                   reg_text, agreement, kind, be.bounds if be else None))
     if affine and any(m > 1 for m in cells):
         warnings += [a.text for a in affine]
     if gate == "top-k":

@@ -62,9 +62,9 @@ def _cell_text(rates, m: int) -> str:
             parts.append(f"{r.block} {_e(r.exponent)}")
         elif r.rate.startswith("no decay"):
             parts.append(f"{r.block} split")
-        elif r.certificate.startswith("bounded: ") and " <= e <= " in r.certificate:
-            lo, hi = r.certificate.removeprefix("bounded: ").split(" <= e <= ")
-            parts.append(f"{r.block} {lo}..{hi}")
+        elif r.bounds and r.bounds[0] is not None:
+            lo, hi = r.bounds
+            parts.append(f"{r.block} {lo}..{'?' if hi is None else hi}")
         elif r.rate == "not derived":
             parts.append(f"{r.block} - ({r.certificate})")
         else:
