@@ -29,8 +29,9 @@ import sympy
 from identify.model.expert import Expert
 from identify.model.functions import relu
 from identify.symbolic.proofs import prove_zero
+from identify.theory.nonsmooth import kink_free
 
-__all__ = ["AffineSplit", "affine_directions", "exact_splits"]
+__all__ = ["AffineSplit", "affine_directions", "exact_splits", "homogeneity", "has_mixing_weight"]
 
 _MAX_DEGREE = 4
 
@@ -73,22 +74,20 @@ class AffineSplit:
                 "text": self.text}
 
 
-def _pure(expr: sympy.Expr) -> sympy.Expr:
-    """relu(z) = (z + |z|)/2, so that |s z| = s |z| (s > 0) does the proof."""
-    return expr.replace(lambda t: isinstance(t, relu), lambda t: (t.args[0] + sympy.Abs(t.args[0])) / 2)
-
-
-def _degree(h: sympy.Expr, group: tuple, variables: tuple) -> int | None:
-    """The k in h(s theta) = s^k h(theta) suggested by floating evaluation, or None."""
+def homogeneity(expr: sympy.Expr, group: tuple, variables: tuple) -> tuple[int, str] | None:
+    """(k, proof) when expr(s theta_group) = s^k expr(theta_group) for every s > 0, k in
+    1.._MAX_DEGREE: k from floating evaluation at points where expr != 0, then the identity
+    proved by exact simplification (relu and Heaviside in their kink-free forms); else None."""
     import math
     rng = random.Random(len(group) * 7919 + 17)
     k_seen, good = None, 0
-    for _ in range(24):  # three points where h != 0 (a relu is 0 on half the domain)
+    for _ in range(24):  # three points where expr != 0 (a relu is 0 on half the domain)
         point = {v: sympy.Float(rng.uniform(0.3, 1.7) * rng.choice((-1, 1))) for v in variables}
-        base = complex(h.subs(point).evalf(30))
+        base = complex(expr.subs(point).evalf(30))
         if abs(base) < 1e-12:
             continue
-        scaled = complex(h.subs({p: 2 * p for p in group}, simultaneous=True).subs(point).evalf(30))
+        scaled = complex(expr.subs({p: 2 * p for p in group}, simultaneous=True)
+                         .subs(point).evalf(30))
         ratio = scaled / base
         if abs(ratio.imag) > 1e-9 or ratio.real <= 0:
             return None
@@ -98,13 +97,17 @@ def _degree(h: sympy.Expr, group: tuple, variables: tuple) -> int | None:
             return None
         k_seen, good = kr, good + 1
         if good == 3:
-            return k_seen
-    return None
+            break
+    if good < 3:
+        return None
+    s = sympy.Symbol("s", positive=True)
+    identity = expr.subs({p: s * p for p in group}, simultaneous=True) - s ** k_seen * expr
+    proof = prove_zero(kink_free(identity))
+    return None if proof is None else (k_seen, proof)
 
 
 def _rays(expert: Expert, covered: set[str]) -> list[AffineSplit]:
     h = expert.expr
-    s = sympy.Symbol("s", positive=True)
     params = tuple(expert.parameters)
     variables = tuple(sorted(h.free_symbols, key=sympy.default_sort_key))
     found: list[AffineSplit] = []
@@ -113,13 +116,10 @@ def _rays(expert: Expert, covered: set[str]) -> list[AffineSplit]:
             names = tuple(p.name for p in group)
             if set(names) <= covered or any(set(f.moved) <= set(names) for f in found):
                 continue
-            k = _degree(h, group, variables)
-            if k is None:
+            found_k = homogeneity(h, group, variables)
+            if found_k is None:
                 continue
-            identity = h.subs({p: s * p for p in group}, simultaneous=True) - s ** k * h
-            proof = prove_zero(_pure(identity))
-            if proof is None:
-                continue
+            k, proof = found_k
             text = (f"h({', '.join(f's {n}' for n in names)}) = s^{k} h({', '.join(names)}) for "
                     "s > 0" if k > 1 else
                     f"h({', '.join(f's {n}' for n in names)}) = s h({', '.join(names)}) for s > 0")
@@ -148,8 +148,14 @@ def affine_directions(expert: Expert) -> tuple[AffineSplit, ...]:
     return tuple(out)
 
 
+def has_mixing_weight(gate) -> bool:
+    """A mixing weight exp(beta0) per atom, normalised over atoms (softmax-type gates): what
+    the cell argument and the splits need."""
+    return gate.normaliser in ("softmax", "top-k")
+
+
 def exact_splits(model) -> tuple[AffineSplit, ...]:
     """The splits that hold for ``model``: least squares under a gate with a mixing weight."""
-    if model.estimator.value != "lse" or model.gate.normaliser not in ("softmax", "top-k"):
+    if model.estimator.value != "lse" or not has_mixing_weight(model.gate):
         return ()
     return affine_directions(model.expert)

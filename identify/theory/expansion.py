@@ -98,7 +98,8 @@ class Expansion:
 
 def _normalised(model: Model) -> bool:
     """Gates whose weights are exp(beta0) normalised by a sum over atoms (softmax-type)."""
-    return model.gate.normaliser in ("softmax", "top-k")
+    from identify.theory.affine import has_mixing_weight
+    return has_mixing_weight(model.gate)
 
 
 def atom_function(model: Model, normaliser: bool) -> sympy.Expr:

@@ -44,11 +44,13 @@ import sympy
 
 from identify.errors import IdentifyError
 from identify.model.functions import relu
+from identify.symbolic.arbeval import _KINKS
 
-__all__ = ["KinkMoves", "fix_kinks", "first_order_form", "moving_kinks", "MOVING_KINK_REASON", "JUMP_REASON",
-           "FIRST_ORDER_NOTE"]
+__all__ = ["KinkMoves", "KINK_FUNCTIONS", "kink_free", "fix_kinks", "first_order_form",
+           "moving_kinks", "MOVING_KINK_REASON", "JUMP_REASON", "FIRST_ORDER_NOTE"]
 
-_KINDS = (relu, sympy.Abs, sympy.sign, sympy.Heaviside)
+KINK_FUNCTIONS = tuple(_KINKS)  # relu, abs, sign, Heaviside (symbolic/arbeval.py)
+_KINDS = KINK_FUNCTIONS
 _CONTINUOUS = (relu, sympy.Abs)
 
 MOVING_KINK_REASON = (
@@ -110,14 +112,16 @@ def _proved(e: sympy.Expr, v: sympy.Expr, sigma: int) -> bool:
     original = e.func(sigma * p * v)
     rewritten = _rewrite(e, sigma * p, v, sigma)
 
-    def pure(expr: sympy.Expr) -> sympy.Expr:
-        """relu(z) = (z + |z|)/2 and Heaviside(z) = (1 + sign(z))/2 (off the kink)."""
-        expr = expr.replace(lambda t: isinstance(t, relu),
-                            lambda t: (t.args[0] + sympy.Abs(t.args[0])) / 2)
-        return expr.replace(lambda t: isinstance(t, sympy.Heaviside),
-                            lambda t: (1 + sympy.sign(t.args[0])) / 2)
+    return sympy.simplify(kink_free(original) - kink_free(rewritten)) == 0
 
-    return sympy.simplify(pure(original) - pure(rewritten)) == 0
+
+def kink_free(expr: sympy.Expr) -> sympy.Expr:
+    """relu(z) = (z + |z|)/2 and Heaviside(z) = (1 + sign(z))/2 (off the kink): forms in which
+    sympy's |s z| = s |z| and sign(s z) = sign(z) (s > 0) do the proofs."""
+    expr = expr.replace(lambda t: isinstance(t, relu),
+                        lambda t: (t.args[0] + sympy.Abs(t.args[0])) / 2)
+    return expr.replace(lambda t: isinstance(t, sympy.Heaviside),
+                        lambda t: (1 + sympy.sign(t.args[0])) / 2)
 
 
 def fix_kinks(F: sympy.Expr, params: Sequence[sympy.Symbol], inputs: Sequence[sympy.Symbol],

@@ -26,7 +26,6 @@ each piece: no bound there).
 from __future__ import annotations
 
 import itertools
-import math
 import random
 from fractions import Fraction
 
@@ -34,12 +33,10 @@ import sympy
 
 from identify.model.blocks import group_blocks
 from identify.model.expert import Expert
-from identify.model.functions import relu
 from identify.model.model import Model, build_model
 from identify.symbolic.arbeval import piece_form
-from identify.theory.nonsmooth import fix_kinks, moving_kinks
-
-_KINDS = (relu, sympy.Abs, sympy.sign, sympy.Heaviside)
+from identify.theory.affine import homogeneity
+from identify.theory.nonsmooth import KINK_FUNCTIONS, fix_kinks, moving_kinks
 
 __all__ = ["piece_experts", "kink_fixed_blocks", "bounded_cell"]
 
@@ -49,13 +46,14 @@ def _moving(model: Model, atom: dict) -> list[sympy.Expr]:
     return moving_kinks(h, model.parameters)
 
 
-def piece_experts(model: Model, atom: dict) -> list[tuple[Expert, str]]:
+def piece_experts(model: Model, atom: dict, kinks: list | None = None
+                  ) -> list[tuple[Expert, str]]:
     """The expert on every sign pattern of its moving kink arguments that the atom realises
     on the input domain (a fixed sample of points), with a description of the piece."""
-    kinks = _moving(model, atom)
+    kinks = _moving(model, atom) if kinks is None else kinks
     h = model.expert.expr
     # every kink of the expert splits the pieces (a fixed one too: relu(a*x) is 0 on a side)
-    args = sorted({k.args[0] for k in h.atoms(*_KINDS) if k.args}, key=sympy.default_sort_key)
+    args = sorted({k.args[0] for k in h.atoms(*KINK_FUNCTIONS) if k.args}, key=sympy.default_sort_key)
     if not kinks or len(args) > 4:
         return []
     x = model.inputs
@@ -86,28 +84,10 @@ def piece_experts(model: Model, atom: dict) -> list[tuple[Expert, str]]:
     return out
 
 
-def _degree(u: sympy.Expr, group: tuple, variables: tuple) -> int | None:
-    """k with u(s theta_group) = s^k u, proved by exact simplification, or None."""
-    s = sympy.Symbol("s", positive=True)
-    rng = random.Random(5)
-    point = {v: sympy.Rational(rng.randint(30, 170), 100) * rng.choice((-1, 1)) for v in variables}
-    base = u.subs(point)
-    if base == 0:
-        return None
-    ratio = u.subs({p: 2 * p for p in group}, simultaneous=True).subs(point) / base
-    if not ratio.is_Rational or ratio <= 0:
-        return None
-    k = math.log2(float(ratio))
-    if abs(k - round(k)) > 1e-12 or not 1 <= round(k) <= 4:
-        return None
-    k = round(k)
-    ok = sympy.simplify(u.subs({p: s * p for p in group}, simultaneous=True) - s ** k * u) == 0
-    return k if ok else None
-
-
-def kink_fixed_blocks(model: Model, atom: dict) -> tuple[set[str], str]:
+def kink_fixed_blocks(model: Model, atom: dict, kinks: list | None = None
+                      ) -> tuple[set[str], str]:
     """The blocks a kink-fixed direction moves, and how (the lower bound's proof)."""
-    kinks = _moving(model, atom)
+    kinks = _moving(model, atom) if kinks is None else kinks
     params = set(model.parameters)
     in_kinks = set().union(*(k.args[0].free_symbols & params for k in kinks)) if kinks else set()
     free = params - in_kinks
@@ -123,7 +103,7 @@ def kink_fixed_blocks(model: Model, atom: dict) -> tuple[set[str], str]:
     # argument is homogeneous (relu(a*x + b): (a, b); relu(a*(x - c)): a alone)
     for size in range(len(ordered), 0, -1):
         groups = [g for g in itertools.combinations(ordered, size)
-                  if all(_degree(k.args[0], g, variables) is not None for k in kinks)]
+                  if all(homogeneity(k.args[0], g, variables) is not None for k in kinks)]
         if groups:
             group = groups[0]
             moved |= {names[s] for s in group}
@@ -141,10 +121,11 @@ def bounded_cell(model: Model, m: int, atom: dict, kink: str, derive_options: di
     from identify.theory.derive import BlockExponent, CellDerivation, derive
 
     blocks = [b.name for b in model.blocks]
-    low_blocks, how = kink_fixed_blocks(model, atom)
+    kinks = _moving(model, atom)
+    low_blocks, how = kink_fixed_blocks(model, atom, kinks)
     upper: dict[str, tuple[Fraction, str, str]] = {}
     tried = []
-    for expert, where in piece_experts(model, atom):
+    for expert, where in piece_experts(model, atom, kinks):
         try:
             piece_model = build_model(expert, model.gate, dim=model.dim,
                                       estimator=model.estimator)

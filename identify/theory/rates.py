@@ -18,7 +18,7 @@ from identify import display
 from identify.errors import ConfigError
 from identify.symbolic.check import CheckResult
 from identify.symbolic.verdict import Verdict
-from identify.theory.affine import AffineSplit, exact_splits
+from identify.theory.affine import AffineSplit, exact_splits, has_mixing_weight
 from identify.theory.classify import derived_verdict
 from identify.theory.derive import Derivation, derive
 from identify.theory.registry import REGISTRY, RTILDE, RegistryRow, solvability_index
@@ -197,11 +197,6 @@ def _no_weight_reason(gate) -> str:
             "arXiv:2405.13997; beta1* = 0 or not, arXiv:2505.10860)")
 
 
-def _has_weight(gate) -> bool:
-    """The cell argument needs a mixing weight per atom: exp(beta0) (softmax-type gates)."""
-    return gate.normaliser in ("softmax", "top-k")
-
-
 def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) -> Prediction:
     """Derived rates for every block of ``result.model`` and every cell size.
 
@@ -213,7 +208,7 @@ def predict(result: CheckResult, cell_sizes: Sequence[int] = (1, 2), **options) 
     gate = model.gate.name
     est = model.estimator.value
     warnings: list[str] = []
-    if _has_weight(model.gate):
+    if has_mixing_weight(model.gate):
         derivation = derivation_for(model, cells, **options)
         verdict, reason = derived_verdict(derivation)
     else:
