@@ -3,7 +3,8 @@
 - first-order degenerate: the exact-fitted cell's first-order system (level 1) has a
   non-trivial solution: a direction is invisible even at exact fit;
 - strongly identifiable: exact fit at level 1 (n^-1/2) and, in a cell of two atoms, every
-  block's derived exponent is <= 2 (n^-1/4 or faster);
+  block's derived exponent, or the proved upper bound of a bounded block, is <= 2 (n^-1/4
+  or faster);
 - weakly identifiable: exact fit at level 1, but some block of the two-atom cell has a
   derived exponent > 2, or none was proved (solutions at every level tried);
 - inconclusive: no certified expansion, or a system left undecided.
@@ -36,15 +37,24 @@ def derived_verdict(d: Derivation) -> tuple[Verdict, str]:
     if two.status == "inconclusive":
         return Verdict.INCONCLUSIVE, f"the two-atom cell was not decided: {two.note}"
     bounded = [e for e in two.exponents if e.exponent is None and e.bounds]
+    # a bounded block counts as <= 2 when its proved upper bound is (2 >= e >= 3/2: it is
+    # n^-1/4 or faster whichever the exponent is)
+    at_most_2 = {e.block for e in bounded if e.bounds[1] is not None and e.bounds[1] <= 2}
     low = [e for e in bounded if e.bounds[0] is not None and e.bounds[0] > 2]
-    if bounded and not low:  # e.g. 2 <= e <= 4: strong (e = 2) and weak (e > 2) both open
+    open_ = [e for e in bounded if e.block not in at_most_2]
+    if open_ and not low:  # e.g. 2 <= e <= 4: strong (e = 2) and weak (e > 2) both open
         return Verdict.INCONCLUSIVE, ("the two-atom cell is bounded, not decided: "
-                                      + ", ".join(f"{e.block} {e.kind}" for e in bounded))
-    if two.status == "derived" and all(e <= 2 for e in es.values()):
+                                      + ", ".join(f"{e.block} {e.kind}" for e in open_))
+    if (two.status == "derived" or (two.status == "partial" and not open_
+                                    and all(e.exponent is not None or e.block in at_most_2
+                                            for e in two.exponents))) \
+            and all(e is None or e <= 2 for e in es.values()):
+        shown = ", ".join(f"{b} {e}" if e is not None else
+                          f"{b} {two.exponent(b).kind}" for b, e in es.items())
         return Verdict.STRONG, ("the first-order system has only the trivial solution (n^-1/2 at "
                                 "exact fit) and every block of a two-atom cell has exponent <= 2 "
-                                "(n^-1/4): " + ", ".join(f"{b} {e}" for b, e in es.items()))
+                                "(n^-1/4): " + shown)
     slow = [f"{b} {'none proved' if e is None else e}" for b, e in es.items()
-            if e is None or e > 2]
+            if (e is None and b not in at_most_2) or (e is not None and e > 2)]
     return Verdict.WEAK, ("n^-1/2 at exact fit (first-order system of full rank), slower in a "
                           "two-atom cell: " + ", ".join(slow))

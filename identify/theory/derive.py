@@ -413,7 +413,8 @@ def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weig
             out.append(_kinked_cell(model, m, kink, _blocks(exp), exp.atom,
                                     {"max_level": max_level, "max_weight": max_weight,
                                      "timeout": timeout, "budget": budget, "seed": seed,
-                                     "recheck": recheck, "full": full, "rlimit": rlimit}))
+                                     "recheck": recheck, "full": full, "rlimit": rlimit,
+                                     "normaliser": normaliser}))
             continue
         for order in stages:
             e1, e2 = expansions_at(order)

@@ -10,6 +10,7 @@ from identify.model.gate import get_gate
 from identify.model.model import GAUSSIAN_RESERVED, build_model
 from identify.theory.expansion import expand_model
 from identify.theory.grading import grading_text
+from identify.theory.nonsmooth import KinkMoves
 from identify.theory.system import CellSystem, cell_system
 
 __all__ = ["build_system", "parse_grading", "format_system", "latex_system"]
@@ -52,10 +53,27 @@ def build_system(expert: str | None, gate: str = "softmax", *, catalog: str | No
     if catalog is not None:
         expert = resolve_expert(catalog, dim, reserved=g.reserved_names(dim) | GAUSSIAN_RESERVED)
     model = build_model(expert, g, dim=dim, estimator=estimator)
-    exp = expand_model(model, order, seed=seed, normaliser=normaliser)
+    try:
+        exp = expand_model(model, order, seed=seed, normaliser=normaliser)
+    except KinkMoves:
+        # a moving kink of the expert: the system `rates` bounds the exponents with, the
+        # smooth pieces' joint one (theory/piecebounds.py); none for a gate's kink
+        joint = _joint(model, order, seed, normaliser)
+        if joint is None:
+            raise
+        exp = joint
     if isinstance(grading, str):
         grading = parse_grading(grading)
     return cell_system(exp, cell, order, grading)
+
+
+def _joint(model, order: int, seed: int, normaliser: bool | None):
+    from identify.theory.affine import has_mixing_weight
+    from identify.theory.expansion import atom_function, crossing_atom
+    from identify.theory.piecebounds import joint_expansion
+    norm = has_mixing_weight(model.gate) if normaliser is None else normaliser
+    atom = crossing_atom(model, atom_function(model, norm), seed)
+    return joint_expansion(model, order, atom, normaliser)[0]
 
 
 def format_system(s: CellSystem) -> str:

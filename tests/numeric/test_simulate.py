@@ -360,11 +360,11 @@ def test_the_documented_sweep_tolerance_key_is_read_from_a_truth_file(tmp_path):
 
 
 def test_a_bounded_rate_is_no_prediction_either():
-    """relu(a*x + b) under the Gaussian MoE: b's over-fitted exponent is only bounded
-    (2 <= e <= 4, theory/piecebounds.py): the sweep predicts nothing for it, never "slow";
-    the derived blocks keep their prediction."""
-    spec = build_spec("relu(a*x+b)", estimator="gaussian", fitted_ks=(3,),
+    """relu(a*(x - c)) under the Gaussian MoE: the kink position c's over-fitted exponent is
+    only bounded (3/2 <= e <= 2, theory/piecebounds.py): the sweep predicts nothing for it,
+    never "slow"; the derived blocks keep their prediction."""
+    spec = build_spec("relu(a*(x-c))", estimator="gaussian", fitted_ks=(3,),
                       ns=[100, 200, 400, 800], replicates=3)
     p = spec.predictions["3"]
-    assert p["over"] == {"beta1": 2.0, "a": 2.0, "b": None, "nu": 2.0}
-    assert p["not_derived"]["over"] == {"b": "bounded: 2 <= e <= 4, not derived"}
+    assert p["over"] == {"beta1": 2.0, "a": 2.0, "c": None, "nu": 2.0}
+    assert p["not_derived"]["over"] == {"c": "bounded: 3/2 <= e <= 2, not derived"}

@@ -102,8 +102,9 @@ def test_a_bias_free_relu_is_analysed_through_its_fixed_kink_to_every_order():
 @pytest.mark.parametrize("estimator", ["lse", "gaussian"])
 def test_a_relu_ridge_in_two_parametrisations_gets_one_answer(estimator):
     """relu(a x + b) and relu(a (x - c)) (kink at c) are the same model near a generic atom:
-    one verdict, one exact cell, and the same exponents for the blocks they share (b and c
-    are different coordinates of the kink's position: each is bounded, neither derived)."""
+    one verdict, one exact cell, and the same exponents for the blocks they share. b moves
+    with a along the kink-fixed ray s (a, b); c is the kink's position, which no kink-fixed
+    direction moves, so it is only bounded (Gaussian: 3/2 <= e <= 2)."""
     p1 = predict(check("relu(a*x + b)", estimator=estimator), (1, 2))
     p2 = predict(check("relu(a*(x - c))", estimator=estimator), (1, 2))
     assert p1.verdict == p2.verdict
@@ -112,22 +113,52 @@ def test_a_relu_ridge_in_two_parametrisations_gets_one_answer(estimator):
     shared = {(r.block, r.exponent) for r in p1.rates if r.cell_size == 2 and r.block != "b"}
     assert shared == {(r.block, r.exponent) for r in p2.rates if r.cell_size == 2
                       and r.block != "c"}
-    assert rate(p1, "b", 2).exponent is None and rate(p2, "c", 2).exponent is None
-    assert p1.derivation.cell(2).status == p2.derivation.cell(2).status
+    assert rate(p2, "c", 2).exponent is None
+    if estimator == "gaussian":
+        assert p1.verdict is Verdict.STRONG
+        assert rate(p1, "b", 2).exponent == 2
+        assert rate(p2, "c", 2).certificate == "bounded: 3/2 <= e <= 2"
+    else:
+        assert rate(p1, "b", 2).exponent is None
+        assert p1.derivation.cell(2).status == p2.derivation.cell(2).status
 
 
-def test_a_relu_ridge_under_the_gaussian_moe_is_bounded_by_its_pieces():
-    """Dead side (expert 0): beta1, nu <= 2; active side (the linear expert): beta1 2, a 2,
-    b 4, nu 2; kink-fixed witnesses (beta1, nu and the ray s (a, b)): every block >= 2."""
+def test_a_relu_ridge_under_the_gaussian_moe_is_derived_from_its_pieces_jointly():
+    """Dead side (expert 0) and active side (the linear expert), one system: the active side
+    alone leaves b at 4 (the linear experts' r~(2)), the dead side alone sees beta1 and nu
+    only; jointly, level 2 has no solution, so every block <= 2; kink-fixed witnesses
+    (beta1, nu and the ray s (a, b)) give every block >= 2."""
     p = predict(check("relu(a*x + b)", estimator="gaussian"), (1, 2, 3))
-    two = {r.block: r.exponent for r in p.rates if r.cell_size == 2}
-    assert two == {"beta1": 2, "a": 2, "b": None, "nu": 2}
-    assert rate(p, "b", 2).certificate == "bounded: 2 <= e <= 4"
-    assert rate(p, "b", 2).agreement == "within the bounds"  # the row's r~(2) = 4
-    three = {r.block: r.exponent for r in p.rates if r.cell_size == 3}
-    assert three == {"beta1": 2, "a": None, "b": None, "nu": 2}  # the dead side: any m
-    assert rate(p, "a", 3).certificate == "bounded: 2 <= e <= 3"
-    assert p.verdict is Verdict.INCONCLUSIVE and "bounded" in p.verdict_reason
+    for m in (2, 3):
+        assert {r.block: r.exponent for r in p.rates if r.cell_size == m} == {
+            "beta1": 2, "a": 2, "b": 2, "nu": 2}
+        assert rate(p, "b", m).certificate == "bounds meet (pieces' joint system, witness)"
+    assert "joint system" in rate(p, "b", 2).proof and "e >= 2" in rate(p, "b", 2).proof
+    assert p.verdict is Verdict.STRONG
+
+
+def test_the_pieces_joint_system_is_stronger_than_either_piece():
+    """At the same atom: the active piece (a*x + b) has an exact witness at level 2 under the
+    uniform grading; the joint system of both pieces has none (z3 and cvc5)."""
+    from identify.theory.decide import decide
+    from identify.theory.expansion import atom_function, crossing_atom
+    from identify.theory.piecebounds import joint_expansion, piece_experts
+    from identify.theory.system import cell_system
+    from identify.theory.witness import find_witness
+
+    model = build_model("relu(a*x + b)", estimator="gaussian")
+    atom = crossing_atom(model, atom_function(model, True), 0)
+    pieces = piece_experts(model, atom)
+    assert [e.formula for e, _ in pieces] == ["a*x + b", "0"]
+    joint, _ = joint_expansion(model, 2, atom)
+    active = expand_model(build_model(pieces[0][0], estimator="gaussian"), 2,
+                          atom={s: v for s, v in atom.items()})
+    dead = expand_model(build_model(pieces[1][0], estimator="gaussian"), 2,
+                        atom={s: v for s, v in atom.items() if s.name in ("beta1", "nu")})
+    assert len(joint.coefficients) == len(active.coefficients) + len(dead.coefficients)
+    assert find_witness(cell_system(active, 2, 2), None) is not None
+    s = cell_system(joint, 2, 2)
+    assert decide(s.polys, s.weights, s.all_deltas).status == "no solution"
 
 
 def rate(p, block, m):
@@ -140,3 +171,17 @@ def test_the_laplace_gate_in_one_dimension_derives_the_exact_cell_only():
     assert all(rate.rate == "not derived" and "kink" in rate.certificate
                for rate in p.rates if rate.cell_size == 2)
     assert "first-order L2 expansion" in p.derivation.expansion.certificate
+
+
+def test_identify_system_shows_the_pieces_joint_system_across_a_moving_kink():
+    """`identify system` for relu(a*x + b) under the Gaussian MoE prints the system `rates`
+    bounds the exponents with; its level-2 equations contain sum_i w_i db_i^2 = 0."""
+    from identify.theory.systemtext import build_system, format_system
+    s = build_system("relu(a*x + b)", estimator="gaussian", cell=2, order=2)
+    text = format_system(s)
+    assert "the pieces' joint expansion" in text
+    w1, w2 = s.weights
+    db1, db2 = (d for d in s.all_deltas if d.name.startswith("db_"))
+    assert sympy.expand(w1 * db1 ** 2 + w2 * db2 ** 2) in s.equations
+    with pytest.raises(IdentifyError, match="kink"):  # the gate's kink: no pieces
+        build_system("a*x + b", gate="laplace", estimator="gaussian", cell=2, order=2)
