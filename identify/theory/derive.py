@@ -103,7 +103,7 @@ def _decided(system, hint: dict | None, timeout: float, rlimit
     Memoised on the system's canonical key (its equations up to a renaming of the unknowns
     by position and a change of basis of the equations), the budget and the witness hint,
     both by position too: a hit returns what the computation would return."""
-    from identify.theory.decide import SAFETY_STOP
+    from identify.theory.smt import SAFETY_STOP
     gens = tuple(system.weights) + system.all_deltas
     limits = tuple(sorted(rlimit.items())) if isinstance(rlimit, dict) else rlimit
     key = (system.key(), limits, _hint_key(hint, gens))

@@ -40,7 +40,8 @@ from itertools import permutations
 import flint
 import sympy as sp
 
-from identify.theory.decide import Decision, check_witness, decide
+from identify.theory.decide import Decision, decide
+from identify.theory.exactcheck import check_witness
 from identify.theory.solvability import IndexValue, rbar, rbar_system
 
 __all__ = ["RbarMatch", "Reduction", "find_rbar_subsystems", "reduce_level", "lifted_witness",

@@ -6,7 +6,7 @@ next. These are screened with exact rational arithmetic (Fractions on the polyno
 Location-variance systems (the heat equation d^2/dmu^2 = 2 d/dnu) are solved by the m-point
 Gauss-Hermite rule: one parameter at the rule's nodes, another at a constant, the weights the
 rule's (docs/theory-solvability.md); these candidates have algebraic values and are screened
-in floating point. Every accepted candidate is re-checked by `decide.check_witness` (exact
+in floating point. Every accepted candidate is re-checked by `exactcheck.check_witness` (exact
 substitution), so a "solution" here has the same standing as one from `decide`.
 """
 
@@ -19,7 +19,7 @@ from itertools import product
 
 import sympy as sp
 
-from identify.theory.decide import check_witness
+from identify.theory.exactcheck import check_witness
 from identify.theory.solvability import _hermite_he
 
 __all__ = ["find_witness"]

@@ -93,7 +93,7 @@ def test_z3_python_api_fallback(monkeypatch):
     # without the z3 executable, z3's Python API runs in the child process instead
     import sys
 
-    from identify.theory import decide as mod
+    from identify.theory import smt as mod
 
     original = mod._command
 
@@ -168,7 +168,7 @@ def test_atoms_must_keep_roles():
 def test_decide_rejects_a_solver_model_that_fails_the_exact_check(monkeypatch):
     # a solver claiming sat with a wrong (rounded) model: not a solution, and with the other
     # solver's unsat the answer is "unknown", both answers quoted
-    from identify.theory import decide as mod
+    from identify.theory import smt as mod
 
     original = mod._run
 
