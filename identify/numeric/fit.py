@@ -55,6 +55,7 @@ from identify.numeric.hessian import LoglikKernel, fd_hessian, has_analytic_hess
 from identify.numeric.kinks import kink_halt, kink_phase, kink_set
 from identify.numeric.lm import levenberg_marquardt
 from identify.numeric.newton import NewtonOutcome, newton_minimise, projected_gradient
+from identify.numeric.ridges import ridge_phase, ridge_set
 
 __all__ = ["FitSettings", "FitResult", "initial_points", "fit", "cell_owners", "parse_init",
            "check_init", "truth_objective", "CERTIFICATE_KEYS"]
@@ -298,6 +299,11 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     if ks is None:
         cs = cone_set(nm)
         if cs is None:
+            ridged = _ridges(nm, X, y, fun, theta, obj, stop, lo, hi, settings)
+            if ridged is not None:
+                rp, snapped = ridged
+                return (rp.theta, rp.stop, nfev + rp.iterations, rp.value, rp.certificate.norm,
+                        0, method + snapped, rp.certificate)
             return theta, stop, nfev, obj, grad, active, method, None
         cp = cone_phase(nm, X, y, fun, theta, obj, stop, lo, hi, cs, grad_tol=settings.grad_tol,
                         max_iter=settings.newton_iterations)
@@ -315,6 +321,19 @@ def _lse(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
         method += f"+kinks({kp.rounds} moves)"
     return (kp.theta, kp.stop, nfev + kp.iterations, kp.value, kp.certificate.norm, kp.active,
             method, kp.certificate)
+
+
+def _ridges(nm, X, y, fun, theta, value, stop, lo, hi, settings):
+    """A ReLU expert's kinks (identify.numeric.ridges): (phase, method suffix) when the fit
+    stopped short of its gradient test next to one and the point on it is certified."""
+    rs = ridge_set(nm)
+    if rs is None or stop == "gradient":
+        return None
+    rp = ridge_phase(nm, X, y, fun, theta, value, stop, lo, hi, rs, grad_tol=settings.grad_tol,
+                     max_iter=settings.newton_iterations)
+    if not rp.snapped:
+        return None
+    return rp, f"+ridges({len(rp.snapped)} on a kink)"
 
 
 # -- Gaussian MoE -------------------------------------------------------------------------
@@ -355,6 +374,11 @@ def _gaussian(nm: NumericModel, X, y, x0, settings: FitSettings, box: float):
     if ks is None:
         cs = cone_set(nm)
         if cs is None:
+            ridged = _ridges(nm, X, y, fun, out.theta, out.value, out.stop, lo, hi, settings)
+            if ridged is not None:
+                rp, snapped = ridged
+                return (rp.theta, rp.stop, em_it + out.iterations + rp.iterations, rp.value,
+                        rp.certificate.norm, 0, method + snapped, rp.certificate)
             return (out.theta, out.stop, em_it + out.iterations, out.value, out.grad_norm,
                     out.active, method, None)
         cp = cone_phase(nm, X, y, fun, out.theta, out.value, out.stop, lo, hi, cs,

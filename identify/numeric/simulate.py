@@ -83,6 +83,7 @@ def _model_dict(model: Model) -> dict:
 def _exponents(model: Model, k_true: int, fitted_ks: Sequence[int]) -> dict:
     """Predicted exponents per block for each k (over-fitted cell size k - k* + 1)."""
     from identify.symbolic.check import check
+    from identify.symbolic.verdict import Verdict
     from identify.theory.rates import predict
 
     result = check(model.expert, model.gate, dim=model.dim, estimator=model.estimator,
@@ -101,7 +102,11 @@ def _exponents(model: Model, k_true: int, fitted_ks: Sequence[int]) -> dict:
             elif r.exponent is None and r.bounds:
                 # between two rates (a moving kink's piece bounds): no single prediction
                 not_derived[key][r.block] = f"{r.certificate}, not derived"
-        out[str(k)] = {**blocks, "verdict": result.verdict.value, "source": pred.provenance}
+        # the derived verdict (the same derivation as the exponents); check's literal
+        # condition only where nothing was derived
+        verdict = pred.verdict if pred.derivation is not None and \
+            pred.verdict is not Verdict.INCONCLUSIVE else result.verdict
+        out[str(k)] = {**blocks, "verdict": verdict.value, "source": pred.provenance}
         if not_derived["exact"] or not_derived["over"]:
             out[str(k)]["not_derived"] = not_derived
     return out

@@ -368,3 +368,13 @@ def test_a_bounded_rate_is_no_prediction_either():
     p = spec.predictions["3"]
     assert p["over"] == {"beta1": 2.0, "a": 2.0, "c": None, "nu": 2.0}
     assert p["not_derived"]["over"] == {"c": "bounded: 3/2 <= e <= 2, not derived"}
+
+
+def test_the_sweep_records_the_derived_verdict_not_the_literal_condition():
+    """relu(a*x + b) under the Gaussian MoE fails the papers' literal strong condition
+    (check: weakly identifiable) but its derivation proves every block at 2: the sweep's
+    prediction carries the derived verdict, the one its exponents come from."""
+    spec = build_spec("relu(a*x+b)", estimator="gaussian", fitted_ks=(3,),
+                      ns=[100, 200, 400, 800], replicates=3)
+    assert spec.predictions["3"]["verdict"] == "strongly identifiable"
+    assert spec.predictions["3"]["over"] == {"beta1": 2.0, "a": 2.0, "b": 2.0, "nu": 2.0}
