@@ -70,7 +70,8 @@ def _reduced(system, timeout: float, rlimit) -> Reduction:
 def _lifted(system) -> tuple[dict, str] | None:
     """The Gauss-Hermite witness lifted through an r-bar subsystem (reduction.py), exact by
     the span argument; tried first from LIFT_FIRST atoms on."""
-    from identify.theory.reduction import find_rbar_subsystems, lifted_witness
+    from identify.theory.rbarmatch import find_rbar_subsystems
+    from identify.theory.reduction import lifted_witness
     for match in find_rbar_subsystems(system.polys, system.weights, system.deltas):
         found = lifted_witness(system.polys, system.weights, system.deltas, match)
         if found is not None:
