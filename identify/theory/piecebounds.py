@@ -33,8 +33,11 @@ m atoms gets two bounds on its loss exponent e_p, each a proof in its own right:
   (nonsmooth.py, case 2): the cell's contribution is O(t^(3/2)), so e_p >= 3/2.
 
 Where the bounds meet, the exponent is derived; otherwise the block is "bounded".
-Only kinks in the expert are handled (the Laplace gate's |W - x| confounds W with beta0 on
-each piece: no bound there).
+Only kinks in the expert are handled. The Laplace gate's |W - x| is not: two atoms at
+W* +- delta with weights w* / (2 cosh delta) reproduce f_G* exactly off the band
+|x - W*| <= delta (e^(-(x - W* - delta)) + e^(-(x - W* + delta)) = 2 cosh(delta) e^(-(x - W*))
+for x > W* + delta, and the mirror identity below), so the pieces, even jointly, bound
+nothing there (docs/rates-derivation.md).
 """
 
 from __future__ import annotations

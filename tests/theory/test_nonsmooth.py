@@ -185,3 +185,14 @@ def test_identify_system_shows_the_pieces_joint_system_across_a_moving_kink():
     assert sympy.expand(w1 * db1 ** 2 + w2 * db2 ** 2) in s.equations
     with pytest.raises(IdentifyError, match="kink"):  # the gate's kink: no pieces
         build_system("a*x + b", gate="laplace", estimator="gaussian", cell=2, order=2)
+
+
+def test_two_laplace_atoms_reproduce_the_truth_exactly_off_the_band():
+    """Why the pieces bound nothing under the Laplace gate (piecebounds.py): atoms at
+    W* +- delta with weights w* / (2 cosh delta) give the truth's kernel exactly for
+    |x - W*| > delta, on both sides (and so the same gate and f_G there)."""
+    W, d, w, xx = sympy.symbols("W delta w x", positive=True)
+    weight = w / (2 * sympy.cosh(d))
+    for side in (1, -1):  # x - W* > delta, and x - W* < -delta
+        kernel = sum(weight * sympy.exp(-side * (xx - (W + s * d))) for s in (1, -1))
+        assert sympy.simplify((kernel - w * sympy.exp(-side * (xx - W))).rewrite(sympy.exp)) == 0
