@@ -45,7 +45,7 @@ from identify.theory import smt
 from identify.theory.exactcheck import WitnessCheck, check_witness
 from identify.theory.smt import DEFAULT_RLIMIT, RESOURCE_LIMIT, SAFETY_STOP, SOLVERS
 
-__all__ = ["Decision", "decide", "check_witness", "WitnessCheck", "DEFAULT_RLIMIT",
+__all__ = ["Decision", "decide", "equation_expr", "check_witness", "WitnessCheck", "DEFAULT_RLIMIT",
            "SAFETY_STOP", "RESOURCE_LIMIT", "SOLVERS"]
 
 
@@ -80,6 +80,21 @@ class Decision:
         }
 
 
+def equation_expr(eq) -> sp.Expr:
+    """An equation (sympy expression, ``Eq``, Poly or integer) as the expression that is 0.
+    Text above all is refused: never parsed here (no sympify), and no inexact floats."""
+    if isinstance(eq, sp.Poly):
+        return eq.as_expr()
+    if isinstance(eq, sp.Equality):
+        return eq.lhs - eq.rhs
+    if isinstance(eq, sp.Basic):
+        return eq
+    if isinstance(eq, int) and not isinstance(eq, bool):
+        return sp.Integer(eq)
+    raise IdentifyError(f"an equation must be a sympy expression, Poly or integer, "
+                        f"not {type(eq).__name__}", where="equations")
+
+
 def _as_polys(equations, gens) -> list[sp.Poly]:
     polys = []
     gen_set = set(gens)
@@ -89,15 +104,7 @@ def _as_polys(equations, gens) -> list[sp.Poly]:
             if not p.is_zero:
                 polys.append(p)
             continue
-        if isinstance(eq, sp.Basic):
-            expr = eq
-        elif isinstance(eq, int) and not isinstance(eq, bool):
-            expr = sp.Integer(eq)
-        else:  # text above all: never parsed here (no sympify), and no inexact floats
-            raise IdentifyError(f"an equation must be a sympy expression, Poly or integer, "
-                                f"not {type(eq).__name__}", where="equations")
-        if isinstance(expr, sp.Equality):
-            expr = expr.lhs - expr.rhs
+        expr = equation_expr(eq)
         extra = expr.free_symbols - gen_set
         if extra:
             names = ", ".join(sorted(map(str, extra)))

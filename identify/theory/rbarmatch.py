@@ -18,6 +18,7 @@ from itertools import permutations
 import flint
 import sympy as sp
 
+from identify.theory.decide import equation_expr
 from identify.theory.solvability import rbar_system
 
 __all__ = ["RbarMatch", "find_rbar_subsystems"]
@@ -81,7 +82,7 @@ def _roles(atoms) -> list[str]:
 def _as_poly(eq, gens) -> sp.Poly:
     if isinstance(eq, sp.Poly) and eq.gens == tuple(gens):
         return eq.set_domain(sp.QQ)
-    return sp.Poly(eq.as_expr() if isinstance(eq, sp.Poly) else sp.sympify(eq), *gens,
+    return sp.Poly(equation_expr(eq), *gens,
                    domain=sp.QQ)
 
 
@@ -210,7 +211,7 @@ def _match_pair(qs, u, p: int, q: int, m: int, equations, weights, atoms) -> Rba
         ren[rb.weights[i]] = weights[i]
         ren[rb.deltas[i]] = scales[0] * atoms[i][p]
         ren[rb.free[i]] = scales[1] * atoms[i][q]
-    exprs = [e.as_expr() if isinstance(e, sp.Poly) else sp.sympify(e) for e in equations]
+    exprs = [equation_expr(e) for e in equations]
     for lev, comb in enumerate(combos, start=1):
         lhs = rb.decide_equations[lev - 1].xreplace(ren)
         if sp.expand(lhs - sp.Add(*[c * exprs[k] for k, c in comb])) != 0:

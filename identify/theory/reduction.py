@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from identify.theory.decide import Decision, decide
+from identify.theory.decide import Decision, decide, equation_expr
 from identify.theory.exactcheck import check_witness
 from identify.theory.rbarmatch import (
     RbarMatch,
@@ -141,7 +141,7 @@ def reduce_level(equations, weights, atoms, *, timeout: float = 60.0, rlimit=Non
         return Reduction("not reduced", "no pair of unknowns whose equations contain the r-bar "
                          "system (levels >= 2)")
     index = rbar(m)
-    exprs = [e.as_expr() if isinstance(e, sp.Poly) else sp.sympify(e) for e in equations]
+    exprs = [equation_expr(e) for e in equations]
     usable = [x for x in matches if x.level >= index.value]
     if not usable:
         for match in matches:
@@ -215,7 +215,7 @@ def lifted_witness(exprs, weights, atoms, match: RbarMatch, qs=None) -> tuple[di
     rule = gauss_hermite_rule(m)
     if match.level > 2 * m - 1 or len(rule) != m:
         return None
-    exprs = [e.as_expr() if isinstance(e, sp.Poly) else sp.sympify(e) for e in exprs]
+    exprs = [equation_expr(e) for e in exprs]
     c1, c2 = match.scales
     values = {x: sp.Integer(0) for a in atoms for x in a}
     for i, (node, w, _, _) in enumerate(rule):
