@@ -18,7 +18,7 @@ stationary only when flat. The certificate's residual is the distance of 0 to th
 with |omega_j| added for a concave kink; ``converged`` requires it <= grad_tol.
 
 The one-sided gradients are those of the observations on the kink at theta +- eps nuhat
-(eps = 1e-10 of the atom's scale: the error is O(eps) times the observations' own Hessian,
+(eps = 1e-10 of max(1, |theta|): the error is O(eps) times the observations' own Hessian,
 divided by n). The compiled gradient is one-sided at the kink itself, so a fit that stalls
 next to one is taken there: the atom is projected onto the nearest kink hyperplane (within
 ``SNAP`` of it), held there (Newton on the hyperplane's directions, where F is smooth: for
@@ -46,7 +46,7 @@ from identify.numeric.cones import _grad_rows
 from identify.numeric.kinks import KinkCertificate
 from identify.numeric.newton import newton_minimise
 
-__all__ = ["RidgeSet", "ridge_set", "certify_ridges", "ridge_phase", "RidgePhase", "SNAP"]
+__all__ = ["RidgeSet", "ridge_set", "ridge_phase", "RidgePhase", "SNAP"]
 
 #: an atom this close to a kink hyperplane (relative to max(1, |eta_i|)) is tried on it
 SNAP = 1e-6
@@ -75,7 +75,7 @@ def ridge_set(nm: NumericModel) -> RidgeSet | None:
 def _ridge_set(nm: NumericModel) -> RidgeSet | None:
     if nm.density:
         return None
-    h = sympy.sympify(nm._h_expr)
+    h = nm._h_expr
     atom_syms = list(nm.atom_syms)
     kept, labels = [], []
     for r in sorted(h.atoms(relu), key=sympy.default_sort_key):
@@ -161,16 +161,13 @@ def _certify(nm: NumericModel, X, y, theta, kinks: list[_Kink]
         omega = float(half @ nuhat)
         leak = float(np.hypot(leak, np.linalg.norm(half - omega * nuhat)))  # not along nu
         halves.append((nuhat, omega))
-    if not kinks:
-        norm = float(np.linalg.norm(g0))
-        return KinkCertificate((), (), 0.0, norm, norm), []
-    cols = [abs(om) * nuhat for nuhat, om in halves]
-    convex = [om >= 0 for _, om in halves]
-    A = np.column_stack(cols)
-    t = lsq_linear(A, -g0, bounds=(np.array([-1.0 if c else -1e-300 for c in convex]),
-                                   np.array([1.0 if c else 1e-300 for c in convex])),
-                   method="bvls").x
-    r = g0 + A @ t
+    # a concave kink's term cannot cancel the gradient: only the convex ones enter the
+    # bounded least squares, the concave weights are added to the residual below
+    cols = [om * nuhat for nuhat, om in halves if om >= 0]
+    r = g0
+    if cols:
+        A = np.column_stack(cols)
+        r = g0 + A @ lsq_linear(A, -g0, bounds=(-1.0, 1.0), method="bvls").x
     Q, _ = np.linalg.qr(np.column_stack([k.normal for k in kinks]))
     along = Q @ (Q.T @ r)
     concave = float(np.linalg.norm([om for _, om in halves if om < 0] or [0.0]))
@@ -181,11 +178,6 @@ def _certify(nm: NumericModel, X, y, theta, kinks: list[_Kink]
                            tuple((s_ - abs(om), s_ + abs(om)) for s_, om in per),
                            kink_norm, smooth_norm, float(np.hypot(kink_norm, smooth_norm)))
     return cert, per
-
-
-def certify_ridges(nm: NumericModel, X, y, theta, kinks: list[_Kink]) -> KinkCertificate:
-    """The stationarity certificate at theta with the given kinks (theta on each of them)."""
-    return _certify(nm, X, y, theta, kinks)[0]
 
 
 @dataclass(frozen=True)
@@ -257,10 +249,8 @@ def ridge_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop
     tiny = 1e-15 * max(1.0, abs(value))
     for _ in range(MAX_ROUNDS):
         snapped, kinks = _snap(nm, X, cur, rs, active)
-        if not kinks and active == kinks and its:
-            break
-        if not kinks and not its:
-            break  # the smooth phase stopped next to no kink: nothing to do here
+        if not kinks:
+            break  # next to no kink (held or new): nothing to do here
         cand, k_its = _held(fun, snapped, kinks, lo, hi, grad_tol, max_iter)
         its += k_its
         cand_value = fun(cand, False)

@@ -45,10 +45,9 @@ def derived_verdict(d: Derivation) -> tuple[Verdict, str]:
     if open_ and not low:  # e.g. 2 <= e <= 4: strong (e = 2) and weak (e > 2) both open
         return Verdict.INCONCLUSIVE, ("the two-atom cell is bounded, not decided: "
                                       + ", ".join(f"{e.block} {e.kind}" for e in open_))
-    if (two.status == "derived" or (two.status == "partial" and not open_
-                                    and all(e.exponent is not None or e.block in at_most_2
-                                            for e in two.exponents))) \
-            and all(e is None or e <= 2 for e in es.values()):
+    at_most = all((e.exponent is not None and e.exponent <= 2) or e.block in at_most_2
+                  for e in two.exponents)
+    if two.status in ("derived", "partial") and at_most:
         shown = ", ".join(f"{b} {e}" if e is not None else
                           f"{b} {two.exponent(b).kind}" for b, e in es.items())
         return Verdict.STRONG, ("the first-order system has only the trivial solution (n^-1/2 at "

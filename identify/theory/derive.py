@@ -52,6 +52,16 @@ STAGES = (2, 4)
 _DECISIONS: dict[tuple, tuple[str, str, tuple | None, str]] = {}
 
 
+def _need(m: int, max_level: int, max_weight: int) -> int:
+    """The highest expansion order a derivation up to cells of m atoms can use."""
+    return min(max_level, max(2 * m, 2) + (max_weight - 1)) if m > 1 else 1
+
+
+def expansion_orders(need: int) -> list[int]:
+    """The staged expansion orders up to ``need`` (STAGES first, then ``need`` itself)."""
+    return sorted({min(need, s) for s in STAGES} | {need})
+
+
 def _decide(system, timeout: float, rlimit=None):
     """decide() on a cell system. Its equations are weighted-homogeneous for the grading, but
     decide()'s case split on that grading was measured ~8x slower on the two-atom systems
@@ -359,7 +369,7 @@ def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weig
                      f"atom exceed {MAX_PARAMETERS} (the search over weights 1..{max_weight} would "
                      f"try {max_weight ** len(model.parameters) - 1} gradings)")
         max_weight = 1
-    need = min(max_level, max(2 * max(cells), 2) + (max_weight - 1)) if max(cells) > 1 else 1
+    need = _need(max(cells), max_level, max_weight)
     if len(model.parameters) > MAX_PARAMETERS_UNIFORM:
         why = (f"not derived: {len(model.parameters)} parameters per atom exceed the "
                f"derivation's limit of {MAX_PARAMETERS_UNIFORM} (expansion and systems grow too "
@@ -368,7 +378,7 @@ def derive(model: Model, cells=(1, 2), *, max_level: int | None = None, max_weig
                                             for b in model.blocks), (), "inconclusive", why)
                     for m in cells)
         return Derivation(model, None, out, (why,), time.perf_counter() - start)
-    stages = sorted({min(need, s) for s in STAGES} | {need})
+    stages = expansion_orders(need)
     expansions: dict[int, tuple] = {}
 
     def expansions_at(order: int):

@@ -57,7 +57,7 @@ from identify.theory.affine import has_mixing_weight, homogeneity
 from identify.theory.expansion import Expansion, expand_model
 from identify.theory.nonsmooth import KINK_FUNCTIONS, fix_kinks, moving_kinks
 
-__all__ = ["piece_experts", "kink_fixed_blocks", "joint_expansion", "bounded_cell"]
+__all__ = ["piece_experts", "kink_fixed_blocks", "joint_expansion", "crossing", "bounded_cell"]
 
 
 def _moving(model: Model, atom: dict) -> list[sympy.Expr]:
@@ -152,7 +152,6 @@ def joint_expansion(model: Model, order: int, atom: dict, normaliser: bool | Non
     monos: list = []
     certs: list[str] = []
     notes: list[str] = []
-    independent = True
     for expert, where in piece_experts(model, atom, kinks):
         try:
             piece = build_model(expert, model.gate, dim=model.dim, estimator=model.estimator)
@@ -176,14 +175,23 @@ def joint_expansion(model: Model, order: int, atom: dict, normaliser: bool | Non
             rows.append(joined)
             monos.append(replace(mono, label=f"[{where}] {mono.label}"))
         certs.append(f"{where}: {e.certificate}")
-        independent = independent and e.independent is True
     if not rows:
         return None, notes
     normalised = any(m.normaliser for m in monos)
     cert = ("the pieces' joint expansion (the kink band left out; monomials of different "
             "pieces have disjoint supports): " + "; ".join(certs))
+    # independent: every piece kept is certified (the others were left out above)
     return Expansion(model, order, tuple(model.parameters), dict(atom), tuple(monos),
-                     tuple(rows), normalised, independent, cert), notes
+                     tuple(rows), normalised, True, cert), notes
+
+
+def crossing(model: Model, seed: int, normaliser: bool | None = None) -> dict:
+    """The generic atom of ``seed`` whose kinks cross the input domain (expansion's
+    ``crossing_atom`` on the atom function, with the normaliser terms when the gate has
+    them, as ``expand_model`` builds it)."""
+    from identify.theory.expansion import atom_function, crossing_atom
+    norm = has_mixing_weight(model.gate) if normaliser is None else normaliser
+    return crossing_atom(model, atom_function(model, norm), seed)
 
 
 def _lower(blocks: list[str], low_blocks: set[str], how: str) -> dict[str, tuple[Fraction, str]]:
@@ -199,8 +207,14 @@ def _lower(blocks: list[str], low_blocks: set[str], how: str) -> dict[str, tuple
 
 def bounded_cell(model: Model, m: int, atom: dict, kink: str, derive_options: dict):
     """The over-fitted cell of m atoms from the bounds (a CellDerivation)."""
-    from identify.theory.derive import STAGES, BlockExponent, CellDerivation, _over_cell
-    from identify.theory.expansion import atom_function, crossing_atom
+    from identify.theory.derive import (
+        MAX_LEVEL,
+        BlockExponent,
+        CellDerivation,
+        _need,
+        _over_cell,
+        expansion_orders,
+    )
 
     opts = dict(derive_options)
     blocks = [b.name for b in model.blocks]
@@ -208,22 +222,17 @@ def bounded_cell(model: Model, m: int, atom: dict, kink: str, derive_options: di
     low_blocks, how = kink_fixed_blocks(model, atom, kinks)
     lower = _lower(blocks, low_blocks, how)
     seed, normaliser = opts.get("seed", 0), opts.get("normaliser")
-    atom2 = None
-    if opts.get("recheck", True):
-        F = atom_function(model, has_mixing_weight(model.gate) if normaliser is None
-                          else normaliser)
-        atom2 = crossing_atom(model, F, seed + 1)
-    max_level, max_weight = opts.get("max_level", 6), opts.get("max_weight", 2)
-    need = min(max_level, 2 * m + max_weight - 1)
+    atom2 = crossing(model, seed + 1, normaliser) if opts.get("recheck", True) else None
+    max_weight = opts.get("max_weight", 2)
     cd = None
     notes: list[str] = []
-    for order in sorted({min(need, s) for s in STAGES} | {need}):
+    for order in expansion_orders(_need(m, opts.get("max_level", MAX_LEVEL), max_weight)):
         joint, notes = joint_expansion(model, order, atom, normaliser, kinks)
         if joint is None:
             break
         joint2 = (joint_expansion(model, order, atom2, normaliser)[0]
                   if atom2 is not None else None)
-        if atom2 is not None and (joint2 is None or len(joint2.coefficients) == 0):
+        if atom2 is not None and joint2 is None:
             break
         cd, _ = _over_cell(joint, joint2, m, order, max_weight, opts.get("timeout", 60.0),
                            opts.get("budget", 600.0), None, (), opts.get("full", False),

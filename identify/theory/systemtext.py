@@ -68,12 +68,8 @@ def build_system(expert: str | None, gate: str = "softmax", *, catalog: str | No
 
 
 def _joint(model, order: int, seed: int, normaliser: bool | None):
-    from identify.theory.affine import has_mixing_weight
-    from identify.theory.expansion import atom_function, crossing_atom
-    from identify.theory.piecebounds import joint_expansion
-    norm = has_mixing_weight(model.gate) if normaliser is None else normaliser
-    atom = crossing_atom(model, atom_function(model, norm), seed)
-    return joint_expansion(model, order, atom, normaliser)[0]
+    from identify.theory.piecebounds import crossing, joint_expansion
+    return joint_expansion(model, order, crossing(model, seed, normaliser), normaliser)[0]
 
 
 def format_system(s: CellSystem) -> str:
