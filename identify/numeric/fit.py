@@ -331,9 +331,10 @@ def _ridges(nm, X, y, fun, theta, value, stop, lo, hi, settings):
         return None
     rp = ridge_phase(nm, X, y, fun, theta, value, stop, lo, hi, rs, grad_tol=settings.grad_tol,
                      max_iter=settings.newton_iterations)
-    if not rp.snapped:
+    if rp.certificate is None:
         return None
-    return rp, f"+ridges({len(rp.snapped)} on a kink)"
+    released = f", {rp.released} released" if rp.released else ""
+    return rp, f"+ridges({len(rp.snapped)} on a kink{released})"
 
 
 # -- Gaussian MoE -------------------------------------------------------------------------

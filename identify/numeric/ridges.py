@@ -168,8 +168,11 @@ def _certify(nm: NumericModel, X, y, theta, kinks: list[_Kink]
     if cols:
         A = np.column_stack(cols)
         r = g0 + A @ lsq_linear(A, -g0, bounds=(-1.0, 1.0), method="bvls").x
-    Q, _ = np.linalg.qr(np.column_stack([k.normal for k in kinks]))
-    along = Q @ (Q.T @ r)
+    if kinks:
+        Q, _ = np.linalg.qr(np.column_stack([k.normal for k in kinks]))
+        along = Q @ (Q.T @ r)
+    else:  # every kink released: the plain gradient test
+        along = np.zeros_like(r)
     concave = float(np.linalg.norm([om for _, om in halves if om < 0] or [0.0]))
     kink_norm = float(np.hypot(np.linalg.norm(along), concave))
     smooth_norm = float(np.hypot(np.linalg.norm(r - along), leak))
@@ -186,24 +189,33 @@ class RidgePhase:
     value: float
     stop: str
     iterations: int
-    snapped: tuple[str, ...]
-    certificate: KinkCertificate | None
+    snapped: tuple[str, ...]           # the kinks the point sits on
+    certificate: KinkCertificate | None  # None: the phase did not pass (smooth answer stands)
+    released: int = 0                  # kinks held in a round and released later
 
 
 #: rounds of (snap, hold, Newton, certify, release)
 MAX_ROUNDS = 12
 
 
-def _snap(nm, X, theta, rs: RidgeSet, active: list[_Kink]) -> tuple[np.ndarray, list[_Kink]]:
-    """theta with every atom within SNAP of a kink put on it; the kinks held (old and new)."""
+def _key(kink: _Kink) -> tuple[int, int, int]:
+    return kink.atom, kink.relu, int(kink.rows[0])
+
+
+def _snap(nm, X, theta, rs: RidgeSet, active: list[_Kink], released: frozenset = frozenset()
+          ) -> tuple[np.ndarray, list[_Kink]]:
+    """theta with every atom within SNAP of a kink put on it; the kinks held (old and new).
+    A kink released in an earlier round is not taken again (its atom sits 1e-7 off it, inside
+    SNAP, on the side where F descends)."""
     snapped = theta.copy()
     kinks = list(active)
     used = {int(r) for k in kinks for r in k.rows}
     held = {(k.atom, k.relu) for k in kinks}
     for i, k, m, dist in _near(nm, X, theta, rs):
         rows = np.flatnonzero(np.all(X == X[m], axis=1))
-        if (i, k) in held or dist > SNAP or used & set(rows.tolist()):
-            continue  # held, far, or observations already on another kink (not separable)
+        if (i, k) in held or dist > SNAP or used & set(rows.tolist()) or \
+                (i, k, int(rows[0])) in released:
+            continue  # held, far, released, or its observations are on another kink
         used |= set(rows.tolist())
         nu = _normal(nm, rs, k, i, X[m], snapped)
         u = float(_values(nm, rs.args[k], X[m:m + 1], snapped)[i][0])
@@ -237,8 +249,9 @@ def ridge_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop
     """After the smooth phase stopped short of its gradient test at ``theta``, an active set
     of kinks, in rounds: snap every atom within SNAP of a kink onto it and hold it there while
     Newton finishes; certify; release every held kink across which F still descends (one
-    step of 1e-7 of the atom's scale to the descending side) and go on. The last point is
-    kept only when its certificate passes and F is not worse than the smooth phase's."""
+    step of 1e-7 of the atom's scale to the descending side; a released kink is not snapped
+    again) and go on, with plain Newton once every kink is released. The last point is kept
+    only when its certificate passes and F is not worse than the smooth phase's."""
     X = np.asarray(X, float)
     y = np.asarray(y, float)
     theta = np.asarray(theta, float)
@@ -246,11 +259,12 @@ def ridge_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop
         return RidgePhase(theta, value, stop, 0, (), None)
     cur, cur_value, its = theta.copy(), value, 0
     active: list[_Kink] = []
+    released: set[tuple[int, int, int]] = set()
     tiny = 1e-15 * max(1.0, abs(value))
     for _ in range(MAX_ROUNDS):
-        snapped, kinks = _snap(nm, X, cur, rs, active)
-        if not kinks:
-            break  # next to no kink (held or new): nothing to do here
+        snapped, kinks = _snap(nm, X, cur, rs, active, frozenset(released))
+        if not kinks and not released:
+            break  # next to no kink: nothing to do here
         cand, k_its = _held(fun, snapped, kinks, lo, hi, grad_tol, max_iter)
         its += k_its
         cand_value = fun(cand, False)
@@ -261,7 +275,9 @@ def ridge_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop
         cert, per = _certify(nm, X, y, cur, active)
         if cert.norm <= grad_tol:
             return RidgePhase(cur, cur_value, "gradient", its, tuple(k.label for k in active),
-                              cert)
+                              cert, len(released))
+        if not active:
+            break  # plain Newton after the releases did not pass its test either
         keep, moved = [], False
         for kk, (s_, om) in zip(active, per, strict=True):
             if om >= 0 and abs(s_) <= om + grad_tol:
@@ -273,9 +289,10 @@ def ridge_phase(nm: NumericModel, X, y, fun: Callable, theta, value: float, stop
             tv = fun(trial, False)
             if np.isfinite(tv) and tv <= cur_value:
                 cur, cur_value, moved = trial, float(tv), True
+                released.add(_key(kk))
             else:
                 keep.append(kk)
-        if not moved and len(_snap(nm, X, cur, rs, keep)[1]) == len(keep):
+        if not moved and len(_snap(nm, X, cur, rs, keep, frozenset(released))[1]) == len(keep):
             break  # nothing released, nothing new to hold
         active = keep
     return RidgePhase(theta, value, stop, its, (), None)
