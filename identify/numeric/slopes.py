@@ -341,11 +341,19 @@ def _judge(groups, counts, slope, ci, rslope, rci, predicted, tol, statuses, use
         reason += f" Best decay model on held-out sizes: {decay.best}."
     if runaway and verdict != "inconclusive":
         robust = _band_verdict(rci[0], rci[1], centre, tol)
+        robust_text = f"the robust (median) slope {rslope:.3f} [{rci[0]:.3f}, {rci[1]:.3f}]"
         if robust != verdict:
             verdict = "inconclusive"
             reason = (f"{ci_text}, but the mean is dominated by a few replicates ({runaway}); "
-                      f"the robust (median) slope {rslope:.3f} [{rci[0]:.3f}, {rci[1]:.3f}] "
-                      f"does not agree with {band}.")
+                      f"{robust_text} does not agree with {band}.")
+        elif verdict == "contradicted" and (lo > centre) != (rci[0] > centre):
+            reason += (f" The mean is dominated by a few replicates ({runaway}) and "
+                       f"{robust_text} lies outside the band on the other side: the typical "
+                       f"replicate decays {'faster' if rci[0] <= centre else 'slower'} than "
+                       f"predicted, the mean {'slower' if rci[0] <= centre else 'faster'}.")
+        else:
+            reason += (f" The mean is dominated by a few replicates ({runaway}); {robust_text} "
+                       f"says the same.")
     if verdict != "inconclusive":
         need = None
     return verdict, reason, decay, need

@@ -222,6 +222,23 @@ def test_runaway_downgrades_unless_the_robust_slope_agrees():
     assert fit.verdict != "contradicted"
 
 
+def test_a_contradiction_from_both_sides_of_the_band_says_so():
+    """The typical replicate decays like n^-1 while 10 % of the replicates stay at 1 (a
+    runaway fraction that never goes away): the mean is nearly flat, the median too fast. Both lie
+    wholly outside -0.5 +- 0.1, so the prediction is contradicted, and the reason says that
+    the two summaries fail it from opposite sides."""
+    rng = np.random.default_rng(6)
+    data = []
+    for n in NS6:
+        v = 5.0 / n * rng.lognormal(0.0, 0.1, 40)
+        v[:4] = 1.0
+        data.append(v)
+    fit = fit_slope(NS6, data, -0.5)
+    assert fit.runaway and fit.ci[0] > -0.4 and fit.robust_ci[1] < -0.6
+    assert fit.verdict == "contradicted"
+    assert "other side" in fit.reason and "decays faster than predicted" in fit.reason
+
+
 def test_bootstrap_resamples_replicates_jointly():
     # replicate r is high at every size (a replicate effect): resampling replicates
     # jointly keeps the slope exact in every resample, independent resampling would not
