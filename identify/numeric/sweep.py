@@ -16,6 +16,7 @@ import json
 import math
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -382,6 +383,14 @@ def run_sweep(task_fn: TaskFn, config: dict, tasks: Sequence[Task], store: Resul
 def _run_pool(executor: cf.Executor, task_fn: TaskFn, config: dict, todo: list[Task],
               finish: Callable[[dict], None]) -> None:
     """Submit every task, store rows as they complete; on errors :func:`_executor` stops."""
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        try:  # refused here, not in the pool's feeder thread (which reports it a second time)
+            pickle.dumps((task_fn, config))
+        except Exception as exc:
+            raise ConfigError(
+                f"task {todo[0].key} could not run in a worker ({type(exc).__name__}: {exc})",
+                hint="the task function must be a module-level function and the config "
+                     "picklable") from exc
     futures = {executor.submit(_run_one, task_fn, config, t): t for t in todo}
     pending = set(futures)
     try:
