@@ -123,7 +123,7 @@ class NumericModel:
         """lambdify over the model's arguments; remember the functions of the inputs alone
         (no parameter: the same values at every theta, computed once per data set)."""
         f = _lambdify(self._args, expr)
-        if not (sympy.sympify(expr).free_symbols - set(self.x_syms)):
+        if not (getattr(expr, "free_symbols", set()) - set(self.x_syms)):
             self.input_only.add(id(f))
         return f
 

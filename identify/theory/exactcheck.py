@@ -10,7 +10,19 @@ from fractions import Fraction
 
 import sympy as sp
 
-__all__ = ["WitnessCheck", "check_witness"]
+__all__ = ["WitnessCheck", "check_witness", "exact_number"]
+
+
+def exact_number(v) -> sp.Expr | None:
+    """``v`` (an int, a Fraction or a sympy expression) as a sympy expression, else None.
+    Never parses: text (and bool) gives None, as does an inexact float."""
+    if isinstance(v, bool) or isinstance(v, float | sp.Float):
+        return None
+    if isinstance(v, int):
+        return sp.Integer(v)
+    if isinstance(v, Fraction):
+        return sp.Rational(v.numerator, v.denominator)
+    return v if isinstance(v, sp.Basic) else None
 
 
 @dataclass(frozen=True)
@@ -33,10 +45,9 @@ def check_witness(polys, witness: dict, weights, deltas) -> WitnessCheck:
         return WitnessCheck(False, "a floating-point value is not an exact witness", "")
     values = {}
     for g, v in witness.items():  # exact numbers only: never text, never sympify
-        if isinstance(v, bool) or not isinstance(v, int | Fraction | sp.Basic):
+        values[g] = exact_number(v)
+        if values[g] is None:
             return WitnessCheck(False, f"{g} = {v!r} is not an exact number", "")
-        values[g] = (sp.Rational(v.numerator, v.denominator) if isinstance(v, Fraction)
-                     else sp.Integer(v) if isinstance(v, int) else v)
     alg = {g: v for g, v in values.items() if not v.is_Rational}
     for g, v in alg.items():
         if not isinstance(v, sp.CRootOf) or not v.is_real:

@@ -17,6 +17,7 @@ from sympy import QQ
 from sympy.polys.rings import ring
 
 from identify.errors import IdentifyError
+from identify.theory.exactcheck import exact_number
 
 __all__ = ["taylor_series", "Series"]
 
@@ -105,7 +106,11 @@ def taylor_series(expr: sympy.Expr, shift: dict, r: int, extra: tuple = ()) -> S
         zeros = [R.zero] * r
         if e in shift:
             v, u = shift[e]
-            out = ([to_ring(sympy.sympify(v)), R(u)] + zeros[1:])[: r + 1]
+            point = exact_number(v)
+            if point is None:
+                raise IdentifyError(f"the expansion point {e} = {v!r} is not an exact number",
+                                    where="series")
+            out = ([to_ring(point), R(u)] + zeros[1:])[: r + 1]
         elif not (e.free_symbols & params):
             out = [to_ring(e)] + zeros
         elif e.is_Add:

@@ -19,7 +19,7 @@ from itertools import product
 
 import sympy as sp
 
-from identify.theory.exactcheck import check_witness
+from identify.theory.exactcheck import check_witness, exact_number
 from identify.theory.solvability import _hermite_he
 
 __all__ = ["find_witness"]
@@ -79,8 +79,13 @@ def _zero(terms, values: tuple) -> bool:
     return True
 
 
+def _rational_values(previous: dict) -> bool:
+    """Every value of a previous level's witness is an exact rational (no text parsed)."""
+    return all(getattr(exact_number(v), "is_Rational", False) for v in previous.values())
+
+
 def _candidates(m: int, n: int, previous: dict | None, gens):
-    if previous is not None and all(sp.sympify(v).is_Rational for v in previous.values()):
+    if previous is not None and _rational_values(previous):
         yield tuple(Fraction(int(sp.Rational(previous.get(g, 0)).p),
                              int(sp.Rational(previous.get(g, 0)).q)) for g in gens)
     one = Fraction(1)
@@ -163,7 +168,7 @@ def find_witness(system, previous: dict | None = None) -> tuple[dict, str] | Non
         return check_witness(polys, values, system.weights, system.all_deltas)
 
     n = len(system.expansion.parameters)
-    if previous is not None and not all(sp.sympify(v).is_Rational for v in previous.values()) \
+    if previous is not None and not _rational_values(previous) \
             and all(g in previous for g in gens) \
             and _near_zero_terms(terms, [float(previous[g]) for g in gens]):
         chk = exact(previous)

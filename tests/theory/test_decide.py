@@ -221,3 +221,22 @@ def test_text_equations_are_refused_not_parsed():
     for bad in ("w*d**2", "__import__('os').system('true')", 0.5):
         with pytest.raises(IdentifyError, match="must be a sympy expression"):
             decide([bad], [w], [d], timeout=5)
+
+
+def test_exact_numbers_and_expansion_points_are_never_parsed():
+    """Text never reaches sympify: a witness value, a previous level's witness or an
+    expansion point given as a string is refused (or not taken as rational), not parsed."""
+    from fractions import Fraction
+
+    from identify.theory.exactcheck import exact_number
+    from identify.theory.series import taylor_series
+    from identify.theory.witness import _rational_values
+
+    assert exact_number(3) == 3 and exact_number(Fraction(1, 3)) == sp.Rational(1, 3)
+    for bad in ("1/3", "__import__('os')", 0.5, True):
+        assert exact_number(bad) is None
+    assert _rational_values({"d": Fraction(1, 2)}) and not _rational_values({"d": "1/2"})
+    a, u = sp.Symbol("a"), sp.Symbol("u")
+    with pytest.raises(IdentifyError, match="not an exact number"):
+        taylor_series(sp.tanh(a), {a: ("1/2", u)}, 2)
+    assert taylor_series(sp.tanh(a), {a: (sp.Rational(1, 2), u)}, 2) is not None
