@@ -168,7 +168,7 @@ def reproduce(name: str, *, full: bool = False, store: str | None = None, worker
         sims[init] = simulate(preset=rep.preset, store=store, fitted_ks=ks, ns=ns,
                               replicates=runs, workers=workers, progress=progress,
                               tolerance=tolerance, settings=settings)
-    rows, every = [], []
+    rows = []
     for c in rep.claims:
         sim = sims[c.init]
         sub = [r for r in sim.rows if r["fitted_k"] == c.fitted_k]
@@ -177,8 +177,7 @@ def reproduce(name: str, *, full: bool = False, store: str | None = None, worker
         rows.append((c, fit_slope(list(sim.spec.ns), values, c.slope, quantity=c.label,
                                   fitted_k=c.fitted_k, seed=c.fitted_k,
                                   tolerance=sim.spec.tolerance, statuses=counts)))
-    for sim in sims.values():
-        every += sim.rows
+    every = [r for sim in sims.values() for r in sim.rows]
     return ReproductionResult(rep, setting, tuple(rows), status_counts(every),
                               time.perf_counter() - t0, store)
 
